@@ -1,0 +1,247 @@
+#include "app/commands.h"
+
+#include "core/error.h"
+#include "core/log.h"
+#include "data/corpus_reader.h"
+#include "data/synth.h"
+#include "data/validator.h"
+
+#include <H5public.h>
+#include <faiss/Index.h>
+#include <mpi.h>
+#include <torch/version.h>
+#ifdef HARDY_WITH_NCCL
+#include <nccl.h>
+#endif
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+namespace hardy::app {
+
+namespace {
+
+std::string require_corpus(const Config& config) {
+  auto path = config.string("data.corpus");
+  HARDY_THROW_IF_NOT_MSG(!path.empty(),
+                         "no corpus given: pass --corpus FILE or set data.corpus in the config");
+  return path;
+}
+
+std::string human_bytes(std::uintmax_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+// Rows and sequences per split or fold value.
+struct Group {
+  std::int64_t rows = 0;
+  std::int64_t sequences = 0;
+};
+
+std::map<int, Group> group_by(const std::vector<SequenceRun>& runs, std::int8_t SequenceRun::*key) {
+  std::map<int, Group> groups;
+  for (const auto& s : runs) {
+    auto& g = groups[s.*key];
+    g.rows += s.count;
+    ++g.sequences;
+  }
+  return groups;
+}
+
+void print_shards(std::ostream& out, const CorpusReader& reader, int world) {
+  auto shards = plan_shards(reader.sequences(), world);
+  out << fmt::format("sharding over {} rank{} (whole sequences, balanced by rows):\n", world,
+                     world == 1 ? "" : "s");
+  for (int r = 0; r < world; ++r) {
+    const auto& ranges = shards[static_cast<size_t>(r)];
+    std::int64_t sequences = 0;
+    for (const auto& s : reader.sequences())
+      for (const auto& range : ranges)
+        if (s.begin >= range.begin && s.begin < range.end) ++sequences;
+    out << fmt::format("  rank {}: {} rows, {} sequences{}\n", r, total_rows(ranges), sequences,
+                       ranges.empty() ? " (empty shard)" : "");
+  }
+}
+
+}  // namespace
+
+int cmd_synth(const Context& ctx) {
+  const auto& c = ctx.config;
+  SynthOptions o;
+  o.out = c.string("synth.out");
+  o.dialogues = c.integer("synth.dialogues");
+  o.utterances = c.integer("synth.utterances");
+  o.min_length = c.integer("synth.min_length");
+  o.max_length = c.integer("synth.max_length");
+  o.classes = static_cast<int>(c.integer("synth.classes"));
+  o.task = c.string("synth.task") == "sentiment" ? Task::Sentiment : Task::Classification;
+  auto dims = c.integers("synth.dims");
+  for (int m = 0; m < kNumModalities; ++m) o.dims[m] = dims[static_cast<size_t>(m)];
+  o.folds = static_cast<int>(c.integer("synth.folds"));
+  o.conflict_rate = c.real("synth.conflict_rate");
+  o.noise_rate = c.real("synth.noise_rate");
+  o.signal = c.real("synth.signal");
+  o.seed = static_cast<std::uint64_t>(c.integer("synth.seed"));
+  o.name = c.string("synth.name");
+  spdlog::info("synth: writing '{}' (dims {}/{}/{}, {} classes, seed {})", o.out, o.dims[0],
+               o.dims[1], o.dims[2], o.classes, o.seed);
+  auto summary = synthesize_corpus(o);
+  spdlog::info("synth: wrote {} utterances in {} dialogues to '{}' ({}) in {:.1f}s", summary.rows,
+               summary.sequences, o.out, human_bytes(std::filesystem::file_size(o.out)),
+               summary.seconds);
+  return kExitOk;
+}
+
+int cmd_validate(const Context& ctx) {
+  ValidateOptions options;
+  options.expect_dims = ctx.config.integers("data.expect_dims");
+  auto report = validate_corpus(require_corpus(ctx.config), options);
+  if (report.ok()) {
+    std::cout << report.to_text();
+    return kExitOk;
+  }
+  std::cerr << report.to_text();
+  return kExitDefects;
+}
+
+int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
+  auto path = require_corpus(ctx.config);
+  CorpusReader reader(path);
+  const auto& meta = reader.meta();
+  const auto& runs = reader.sequences();
+
+  if (ctx.rank() == 0) {
+    auto& out = std::cout;
+    out << fmt::format("corpus:    {}{} ({}, format_version {})\n", path,
+                       meta.name.empty() ? "" : " [" + meta.name + "]",
+                       human_bytes(std::filesystem::file_size(path)), kFormatVersion);
+    out << fmt::format("task:      {}", task_name(meta.task));
+    if (meta.task == Task::Classification) out << fmt::format(", {} classes", meta.classes);
+    if (!meta.class_names.empty())
+      out << fmt::format(" ({})", fmt::join(meta.class_names, ", "));
+    out << "\n";
+    std::int64_t min_len = runs.empty() ? 0 : runs.front().count, max_len = min_len;
+    for (const auto& s : runs) {
+      min_len = std::min(min_len, s.count);
+      max_len = std::max(max_len, s.count);
+    }
+    out << fmt::format("rows:      {} utterances in {} sequences (length min {}, mean {:.1f}, max {})\n",
+                       meta.rows, runs.size(), min_len, max_len == 0 ? 0.0 : double(meta.rows) / runs.size(),
+                       max_len);
+    out << fmt::format("features:  audio {}, text {}, visual {} (float32)\n", meta.dims[0],
+                       meta.dims[1], meta.dims[2]);
+
+    // Labels and planted hardness: read without the feature columns.
+    auto all = reader.read_rows({RowRange{0, meta.rows}}, /*with_features=*/false);
+    if (meta.task == Task::Classification) {
+      auto counts = torch::bincount(all.label, {}, meta.classes);
+      out << "labels:   ";
+      for (int k = 0; k < meta.classes; ++k) {
+        auto n = counts[k].item<std::int64_t>();
+        std::string name = k < static_cast<int>(meta.class_names.size()) ? meta.class_names[k]
+                                                                         : std::to_string(k);
+        out << fmt::format(" {}: {} ({:.1f}%)", name, n, meta.rows ? 100.0 * n / meta.rows : 0.0);
+      }
+      out << "\n";
+    } else if (meta.rows > 0) {
+      auto& l = all.label;
+      out << fmt::format("scores:    mean {:.3f}, min {:.3f}, max {:.3f}; positive {}, negative {}, zero {}\n",
+                         l.mean().item<float>(), l.min().item<float>(), l.max().item<float>(),
+                         (l > 0).sum().item<std::int64_t>(), (l < 0).sum().item<std::int64_t>(),
+                         (l == 0).sum().item<std::int64_t>());
+    }
+    if (meta.has_split) {
+      const char* names[] = {"train", "valid", "test"};
+      out << "split:    ";
+      for (const auto& [k, g] : group_by(runs, &SequenceRun::split))
+        out << fmt::format(" {}: {} rows / {} sequences", k >= 0 && k <= 2 ? names[k] : "?", g.rows,
+                           g.sequences);
+      out << "\n";
+    }
+    if (meta.has_fold) {
+      out << fmt::format("folds:     {} —", meta.folds);
+      for (const auto& [k, g] : group_by(runs, &SequenceRun::fold))
+        out << fmt::format(" fold {}: {} rows / {} sequences;", k, g.rows, g.sequences);
+      out << "\n";
+    }
+    if (meta.has_planted && meta.rows > 0) {
+      auto q = torch::quantile(all.planted_hardness,
+                               torch::tensor({0.0f, 0.25f, 0.5f, 0.75f, 1.0f}));
+      out << fmt::format("planted hardness: mean {:.3f}; min {:.3f}, q25 {:.3f}, median {:.3f}, q75 {:.3f}, max {:.3f}\n",
+                         all.planted_hardness.mean().item<float>(), q[0].item<float>(),
+                         q[1].item<float>(), q[2].item<float>(), q[3].item<float>(),
+                         q[4].item<float>());
+    }
+    if (plan_ranks > 0) print_shards(out, reader, static_cast<int>(plan_ranks));
+  }
+
+  if (ctx.world() > 1) {
+    // Each rank reads its own shard from the file; the gathered row ids must cover
+    // the corpus exactly once, in order.
+    auto shard = reader.read_shard(ctx.rank(), ctx.world());
+    auto rows = ctx.comm->allgatherv(shard.row);
+    auto counts = ctx.comm->allgatherv(torch::tensor({shard.size()}, torch::kInt64));
+    bool exact = rows.size(0) == meta.rows &&
+                 rows.equal(torch::arange(meta.rows, torch::kInt64));
+    if (ctx.rank() == 0) {
+      std::cout << fmt::format("read over {} ranks: rows per rank {}; every row read exactly once: {}\n",
+                               ctx.world(), fmt::join(std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(),
+                                                                                 counts.data_ptr<std::int64_t>() + counts.numel()),
+                                                      ", "),
+                               exact ? "yes" : "NO");
+    }
+    HARDY_THROW_IF_NOT_MSG(exact, "sharded read of '{}' did not cover every row once", path);
+  }
+  return kExitOk;
+}
+
+int cmd_config(const Context& ctx, bool reference) {
+  std::cout << (reference ? config_reference_markdown() : ctx.config.to_toml());
+  return kExitOk;
+}
+
+int cmd_version() {
+  unsigned h5_major = 0, h5_minor = 0, h5_release = 0;
+  H5get_libversion(&h5_major, &h5_minor, &h5_release);
+  char mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int length = 0;
+  MPI_Get_library_version(mpi_version, &length);
+  std::string mpi(mpi_version, static_cast<size_t>(length));
+  mpi = mpi.substr(0, mpi.find_first_of(",\n"));
+  std::cout << fmt::format("hardy_dist {}\n", HARDY_VERSION);
+  std::cout << fmt::format("  LibTorch {}{}\n", TORCH_VERSION,
+#ifdef HARDY_WITH_CUDA
+                           " (CUDA)"
+#else
+                           " (CPU)"
+#endif
+  );
+  std::cout << fmt::format("  FAISS    {}.{}.{}{}\n", FAISS_VERSION_MAJOR, FAISS_VERSION_MINOR,
+                           FAISS_VERSION_PATCH,
+#ifdef HARDY_WITH_FAISS_GPU
+                           " (GPU)"
+#else
+                           " (CPU)"
+#endif
+  );
+  std::cout << fmt::format("  MPI      {}\n", mpi);
+  std::cout << fmt::format("  HDF5     {}.{}.{}\n", h5_major, h5_minor, h5_release);
+#ifdef HARDY_WITH_NCCL
+  int nccl = 0;
+  ncclGetVersion(&nccl);
+  std::cout << fmt::format("  NCCL     {} (compiled in; used with CUDA tensors)\n", nccl);
+#else
+  std::cout << "  NCCL     not compiled in\n";
+#endif
+  return kExitOk;
+}
+
+}  // namespace hardy::app

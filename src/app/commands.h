@@ -1,0 +1,32 @@
+// The hardy_dist commands. Each takes the effective configuration (defaults <
+// --config file < --set < command flags) and the process group, and returns the
+// process exit code.
+#pragma once
+
+#include "core/config.h"
+#include "dist/communicator.h"
+
+#include <memory>
+#include <string>
+
+namespace hardy::app {
+
+// Exit codes, documented in `hardy_dist --help`.
+constexpr int kExitOk = 0;
+constexpr int kExitDefects = 1;  // validate found defects
+constexpr int kExitError = 2;    // bad usage, bad config, unreadable input
+
+struct Context {
+  Config config;
+  std::shared_ptr<Communicator> comm;  // null when not launched by mpirun/srun
+  int rank() const { return comm ? comm->rank() : 0; }
+  int world() const { return comm ? comm->size() : 1; }
+};
+
+int cmd_synth(const Context& ctx);
+int cmd_validate(const Context& ctx);
+int cmd_inspect(const Context& ctx, std::int64_t plan_ranks);
+int cmd_config(const Context& ctx, bool reference);
+int cmd_version();
+
+}  // namespace hardy::app

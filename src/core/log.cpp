@@ -1,0 +1,34 @@
+#include "core/log.h"
+
+#include "core/error.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+namespace hardy::log {
+namespace {
+int g_rank = 0;
+}
+
+bool is_valid_level(const std::string& level) {
+  return level == "trace" || level == "debug" || level == "info" || level == "warn" ||
+         level == "error" || level == "off";
+}
+
+void init(int rank, int world, const std::string& level, bool all_ranks) {
+  HARDY_THROW_IF_NOT_MSG(is_valid_level(level),
+                         "unknown log level '{}': use trace, debug, info, warn, error or off",
+                         level);
+  g_rank = rank;
+  // Progress and info go to stderr so stdout stays machine-readable (inspect --json).
+  auto logger = spdlog::stderr_color_mt("hardy");
+  logger->set_pattern(fmt::format("[%H:%M:%S] [r{}/{}] [%^%l%$] %v", rank, world));
+  auto lvl = spdlog::level::from_str(level);
+  if (rank != 0 && !all_ranks && lvl < spdlog::level::warn) lvl = spdlog::level::warn;
+  logger->set_level(lvl);
+  spdlog::set_default_logger(logger);
+}
+
+int rank() { return g_rank; }
+bool is_root() { return g_rank == 0; }
+
+}  // namespace hardy::log

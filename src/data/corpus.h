@@ -1,0 +1,75 @@
+// In-memory view of an HDF5 corpus (docs/corpus-format.md): its metadata, its
+// sequences, and a set of rows read from it (the whole corpus or one rank's shard).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hardy {
+
+enum class Modality : int { Audio = 0, Text = 1, Visual = 2 };
+constexpr int kNumModalities = 3;
+// Dataset names in the HDF5 file, indexed by Modality.
+constexpr std::array<const char*, kNumModalities> kModalityDatasets = {"audio", "text",
+                                                                      "visual"};
+constexpr int kFormatVersion = 1;
+
+enum class Task { Classification, Sentiment };
+const char* task_name(Task task);
+
+enum Split : std::int8_t { kTrain = 0, kValid = 1, kTest = 2 };
+
+struct CorpusMeta {
+  std::string path;
+  std::string name;
+  Task task = Task::Classification;
+  int classes = 0;  // 0 for sentiment
+  std::vector<std::string> class_names;
+  std::array<std::int64_t, kNumModalities> dims{};
+  std::int64_t rows = 0;
+  bool has_split = false;
+  bool has_fold = false;
+  bool has_speaker = false;
+  bool has_planted = false;
+  int folds = 0;  // max(fold) + 1 when has_fold
+};
+
+// One sequence: a contiguous run of rows [begin, begin + count).
+struct SequenceRun {
+  std::int64_t id = 0;
+  std::int64_t begin = 0;
+  std::int64_t count = 0;
+  std::int8_t split = -1;  // split of its first row (-1 when the corpus has no split)
+  std::int8_t fold = -1;   // fold of its first row (-1 when the corpus has no fold)
+};
+
+// Rows [begin, end) of the corpus.
+struct RowRange {
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  std::int64_t size() const { return end - begin; }
+  bool operator==(const RowRange& o) const { return begin == o.begin && end == o.end; }
+};
+
+// Rows read from a corpus, in row order. Optional datasets absent from the file
+// are undefined tensors.
+struct CorpusRows {
+  std::array<torch::Tensor, kNumModalities> features;  // float32 [n, D_m]
+  torch::Tensor label;       // int64 [n] (classification) or float32 [n] (sentiment)
+  torch::Tensor sequence;    // int64 [n]
+  torch::Tensor position;    // int64 [n]
+  torch::Tensor row;         // int64 [n]: global row id of each row
+  torch::Tensor split;       // int8 [n]
+  torch::Tensor fold;        // int8 [n]
+  torch::Tensor speaker;     // int8 [n]
+  torch::Tensor planted_hardness;           // float32 [n]
+  torch::Tensor planted_modality_hardness;  // float32 [n, 3]
+
+  std::int64_t size() const { return row.defined() ? row.size(0) : 0; }
+};
+
+}  // namespace hardy

@@ -1,0 +1,188 @@
+#include "data/corpus_reader.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace hardy {
+
+const char* task_name(Task task) {
+  return task == Task::Classification ? "classification" : "sentiment";
+}
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+// Checks that dataset `name` exists with N rows (and, for features, 2-D).
+std::vector<std::int64_t> require_rows(hid_t file, const std::string& path,
+                                       const std::string& name, std::int64_t rows,
+                                       int expected_rank) {
+  auto ds = h5::open_dataset(file, name, path);
+  auto shape = h5::dataset_shape(ds.get());
+  HARDY_THROW_IF_NOT_MSG(static_cast<int>(shape.size()) == expected_rank,
+                         "corpus '{}': dataset '{}' must be {}-D, found {}-D", path, name,
+                         expected_rank, shape.size());
+  HARDY_THROW_IF_NOT_MSG(shape[0] == rows,
+                         "corpus '{}': dataset '{}' has {} rows but 'label' has {}; every "
+                         "per-utterance dataset needs one row per utterance",
+                         path, name, shape[0], rows);
+  return shape;
+}
+
+// Reads `ranges` of dataset `name` into a new tensor of dtype `dtype` with
+// `row_elems` values per row.
+torch::Tensor read_ranges(hid_t file, const std::string& path, const std::string& name,
+                          const std::vector<RowRange>& ranges, std::int64_t row_elems,
+                          torch::ScalarType dtype, hid_t mem_type, bool two_d) {
+  auto ds = h5::open_dataset(file, name, path);
+  std::int64_t n = total_rows(ranges);
+  auto out = two_d ? torch::empty({n, row_elems}, dtype) : torch::empty({n}, dtype);
+  auto* base = static_cast<char*>(out.data_ptr());
+  std::int64_t row_bytes = row_elems * static_cast<std::int64_t>(out.element_size());
+  std::int64_t at = 0;
+  std::string what = fmt::format("corpus '{}', dataset '{}'", path, name);
+  for (const auto& r : ranges) {
+    h5::read_rows(ds.get(), mem_type, r.begin, r.size(), base + at * row_bytes, what);
+    at += r.size();
+  }
+  return out;
+}
+
+}  // namespace
+
+CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readonly(path)) {
+  hid_t f = file_.get();
+  meta_.path = path;
+  std::string what = fmt::format("corpus '{}'", path);
+
+  auto version = h5::read_int_attribute(f, "format_version", what);
+  HARDY_THROW_IF_NOT_MSG(version.has_value(),
+                         "corpus '{}' has no 'format_version' attribute: it was not written by "
+                         "hardy_dist synth or tools/convert_features.py",
+                         path);
+  HARDY_THROW_IF_NOT_MSG(*version == kFormatVersion,
+                         "corpus '{}' has format_version {}, this hardy_dist reads version {}",
+                         path, *version, kFormatVersion);
+  auto task = h5::read_string_attribute(f, "task", what);
+  HARDY_THROW_IF_NOT_MSG(task.has_value(), "corpus '{}' has no 'task' attribute", path);
+  HARDY_THROW_IF_NOT_MSG(*task == "classification" || *task == "sentiment",
+                         "corpus '{}': task '{}' is unknown (use classification or sentiment)",
+                         path, *task);
+  meta_.task = *task == "classification" ? Task::Classification : Task::Sentiment;
+  auto classes = h5::read_int_attribute(f, "classes", what);
+  HARDY_THROW_IF_NOT_MSG(classes.has_value(), "corpus '{}' has no 'classes' attribute", path);
+  meta_.classes = static_cast<int>(*classes);
+  HARDY_THROW_IF_NOT_MSG(meta_.task == Task::Sentiment || meta_.classes >= 2,
+                         "corpus '{}': a classification corpus needs classes >= 2, found {}",
+                         path, meta_.classes);
+  if (auto names = h5::read_string_attribute(f, "class_names", what))
+    meta_.class_names = split_commas(*names);
+  meta_.name = h5::read_string_attribute(f, "name", what).value_or("");
+
+  auto label_shape = h5::dataset_shape(h5::open_dataset(f, "label", path).get());
+  HARDY_THROW_IF_NOT_MSG(label_shape.size() == 1, "corpus '{}': dataset 'label' must be 1-D, found {}-D",
+                         path, label_shape.size());
+  meta_.rows = label_shape[0];
+  for (int m = 0; m < kNumModalities; ++m) {
+    auto shape = require_rows(f, path, kModalityDatasets[m], meta_.rows, 2);
+    HARDY_THROW_IF_NOT_MSG(shape[1] >= 1, "corpus '{}': dataset '{}' has zero columns", path,
+                           kModalityDatasets[m]);
+    meta_.dims[m] = shape[1];
+  }
+  require_rows(f, path, "sequence", meta_.rows, 1);
+  require_rows(f, path, "position", meta_.rows, 1);
+  meta_.has_split = h5::has_dataset(f, "split");
+  meta_.has_fold = h5::has_dataset(f, "fold");
+  HARDY_THROW_IF_NOT_MSG(meta_.has_split || meta_.has_fold,
+                         "corpus '{}' has neither a 'split' nor a 'fold' dataset; one is needed "
+                         "to know what to train and test on",
+                         path);
+  meta_.has_speaker = h5::has_dataset(f, "speaker");
+  meta_.has_planted = h5::has_dataset(f, "planted_hardness");
+  if (meta_.has_split) require_rows(f, path, "split", meta_.rows, 1);
+  if (meta_.has_fold) require_rows(f, path, "fold", meta_.rows, 1);
+  if (meta_.has_speaker) require_rows(f, path, "speaker", meta_.rows, 1);
+  if (meta_.has_planted) require_rows(f, path, "planted_hardness", meta_.rows, 1);
+
+  auto ids = h5::read_vector<std::int64_t>(h5::open_dataset(f, "sequence", path).get(),
+                                           H5T_NATIVE_INT64, what + ", dataset 'sequence'");
+  try {
+    sequences_ = sequence_runs(ids);
+  } catch (const Error& e) {
+    HARDY_THROW_MSG("corpus '{}': {}", path, e.what());
+  }
+  auto attach = [&](const char* name, std::int8_t SequenceRun::*field) {
+    auto values = h5::read_vector<std::int8_t>(h5::open_dataset(f, name, path).get(),
+                                               H5T_NATIVE_INT8, what + ", dataset " + name);
+    for (auto& s : sequences_) s.*field = values[static_cast<size_t>(s.begin)];
+    return values;
+  };
+  if (meta_.has_split) attach("split", &SequenceRun::split);
+  if (meta_.has_fold) {
+    auto folds = attach("fold", &SequenceRun::fold);
+    meta_.folds = folds.empty() ? 0 : 1 + *std::max_element(folds.begin(), folds.end());
+  }
+}
+
+CorpusRows CorpusReader::read_all() const {
+  std::vector<RowRange> all;
+  if (meta_.rows > 0) all.push_back(RowRange{0, meta_.rows});
+  return read_rows(all);
+}
+
+CorpusRows CorpusReader::read_shard(int rank, int world, const SequencePredicate& keep) const {
+  HARDY_THROW_IF_NOT_MSG(rank >= 0 && rank < world, "rank {} is outside a world of {} ranks",
+                         rank, world);
+  auto shards = plan_shards(select_sequences(sequences_, keep), world);
+  return read_rows(shards[static_cast<size_t>(rank)]);
+}
+
+CorpusRows CorpusReader::read_rows(const std::vector<RowRange>& ranges,
+                                    bool with_features) const {
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    HARDY_THROW_IF_NOT_MSG(ranges[i].begin >= 0 && ranges[i].end <= meta_.rows &&
+                               ranges[i].begin <= ranges[i].end &&
+                               (i == 0 || ranges[i - 1].end <= ranges[i].begin),
+                           "row ranges must be ascending and inside [0, {})", meta_.rows);
+  }
+  hid_t f = file_.get();
+  const auto& p = meta_.path;
+  CorpusRows rows;
+  for (int m = 0; with_features && m < kNumModalities; ++m)
+    rows.features[m] = read_ranges(f, p, kModalityDatasets[m], ranges, meta_.dims[m],
+                                   torch::kFloat32, H5T_NATIVE_FLOAT, true);
+  if (meta_.task == Task::Classification)
+    rows.label = read_ranges(f, p, "label", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
+  else
+    rows.label = read_ranges(f, p, "label", ranges, 1, torch::kFloat32, H5T_NATIVE_FLOAT, false);
+  rows.sequence = read_ranges(f, p, "sequence", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
+  rows.position = read_ranges(f, p, "position", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
+  if (meta_.has_split)
+    rows.split = read_ranges(f, p, "split", ranges, 1, torch::kInt8, H5T_NATIVE_INT8, false);
+  if (meta_.has_fold)
+    rows.fold = read_ranges(f, p, "fold", ranges, 1, torch::kInt8, H5T_NATIVE_INT8, false);
+  if (meta_.has_speaker)
+    rows.speaker = read_ranges(f, p, "speaker", ranges, 1, torch::kInt8, H5T_NATIVE_INT8, false);
+  if (meta_.has_planted) {
+    rows.planted_hardness =
+        read_ranges(f, p, "planted_hardness", ranges, 1, torch::kFloat32, H5T_NATIVE_FLOAT, false);
+    if (h5::has_dataset(f, "planted_modality_hardness"))
+      rows.planted_modality_hardness = read_ranges(f, p, "planted_modality_hardness", ranges,
+                                                   kNumModalities, torch::kFloat32,
+                                                   H5T_NATIVE_FLOAT, true);
+  }
+  std::vector<torch::Tensor> ids;
+  for (const auto& r : ranges) ids.push_back(torch::arange(r.begin, r.end, torch::kInt64));
+  rows.row = ids.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(ids);
+  return rows;
+}
+
+}  // namespace hardy

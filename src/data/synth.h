@@ -1,0 +1,40 @@
+// `hardy_dist synth`: IEMOCAP-like synthetic corpora with planted difficulty
+// (docs/synthetic-data.md). Streams dialogue by dialogue, so the corpus size is
+// bounded by disk, not memory.
+#pragma once
+
+#include "data/corpus.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace hardy {
+
+struct SynthOptions {
+  std::string out = "runs/demo/corpus.h5";
+  std::int64_t dialogues = 120;
+  std::int64_t utterances = 0;  // > 0: generate dialogues until this many rows (overrides dialogues)
+  std::int64_t min_length = 8;
+  std::int64_t max_length = 40;
+  int classes = 4;
+  Task task = Task::Classification;
+  std::array<std::int64_t, kNumModalities> dims{512, 1024, 1024};
+  int folds = 5;
+  double conflict_rate = 0.1;
+  double noise_rate = 0.1;
+  double signal = 1.0;
+  std::uint64_t seed = 1234;
+  std::string name = "synthetic";
+  bool progress = true;
+};
+
+struct SynthSummary {
+  std::int64_t rows = 0;
+  std::int64_t sequences = 0;
+  double seconds = 0.0;
+};
+
+SynthSummary synthesize_corpus(const SynthOptions& options);
+
+}  // namespace hardy

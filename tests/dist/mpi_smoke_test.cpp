@@ -1,0 +1,91 @@
+// Multi-rank smoke test, run by ctest under mpirun at 1, 2 and 3 ranks: the MPI
+// communicator's collectives, and sharded corpus reads that together equal a
+// single-process read.
+#include "data/corpus_reader.h"
+#include "dist/communicator.h"
+#include "dist/launch.h"
+#include "support/corpus_fixtures.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace hardy {
+namespace {
+
+std::shared_ptr<Communicator> world() { return mpi_world(); }
+
+TEST(MpiCommunicator, MatchesLauncherEnvironment) {
+  auto launch = detect_launch();
+  EXPECT_EQ(world()->rank(), launch.rank);
+  EXPECT_EQ(world()->size(), launch.world);
+}
+
+TEST(MpiCommunicator, AllreduceSumsMaxesAndMins) {
+  auto comm = world();
+  int r = comm->rank(), p = comm->size();
+  auto sum = torch::tensor({1.0 * r, 2.0, -1.0 * r}, torch::kFloat64);
+  comm->allreduce(sum, ReduceOp::Sum)->wait();
+  EXPECT_DOUBLE_EQ(sum[0].item<double>(), p * (p - 1) / 2.0);
+  EXPECT_DOUBLE_EQ(sum[1].item<double>(), 2.0 * p);
+  auto mx = torch::tensor({static_cast<std::int64_t>(r)});
+  comm->allreduce(mx, ReduceOp::Max)->wait();
+  EXPECT_EQ(mx.item<std::int64_t>(), p - 1);
+  auto mn = torch::tensor({static_cast<float>(r) + 5});
+  auto work = comm->allreduce(mn, ReduceOp::Min);
+  work->wait();
+  EXPECT_TRUE(work->completed());
+  EXPECT_FLOAT_EQ(mn.item<float>(), 5.0f);
+}
+
+TEST(MpiCommunicator, BroadcastFromEveryRoot) {
+  auto comm = world();
+  for (int root = 0; root < comm->size(); ++root) {
+    auto t = torch::full({3, 2}, comm->rank() * 10 + 1, torch::kInt32);
+    comm->broadcast(t, root)->wait();
+    EXPECT_TRUE(t.equal(torch::full({3, 2}, root * 10 + 1, torch::kInt32)));
+  }
+}
+
+TEST(MpiCommunicator, AllgathervWithUnevenAndEmptyParts) {
+  auto comm = world();
+  int r = comm->rank();
+  // Rank r contributes r rows (rank 0 none) of width 2 holding its rank.
+  auto mine = torch::full({r, 2}, static_cast<float>(r));
+  auto all = comm->allgatherv(mine);
+  std::vector<torch::Tensor> want;
+  for (int k = 0; k < comm->size(); ++k) want.push_back(torch::full({k, 2}, static_cast<float>(k)));
+  EXPECT_TRUE(all.equal(torch::cat(want)));
+}
+
+TEST(ShardedRead, ShardsTogetherEqualTheSingleProcessRead) {
+  auto comm = world();
+  // Rank 0 writes the corpus under a name made unique by its pid, shared by broadcast
+  // (ctest may run the 1-, 2- and 3-rank variants at the same time).
+  auto pid = torch::tensor({static_cast<std::int64_t>(::getpid())});
+  comm->broadcast(pid, 0)->wait();
+  std::string path = (std::filesystem::temp_directory_path() /
+                      ("hardy_mpi_smoke_" + std::to_string(pid.item<std::int64_t>()) + ".h5"))
+                         .string();
+  testing::TinyCorpus tiny;
+  tiny.sequences = 11;
+  if (comm->rank() == 0) testing::write_tiny_corpus(path, tiny);
+  comm->barrier();
+
+  CorpusReader reader(path);
+  auto shard = reader.read_shard(comm->rank(), comm->size());
+  auto rows = comm->allgatherv(shard.row);
+  auto audio = comm->allgatherv(shard.features[0]);
+  auto labels = comm->allgatherv(shard.label);
+  auto full = reader.read_all();  // the single-process answer
+  EXPECT_TRUE(rows.equal(full.row));
+  EXPECT_TRUE(audio.equal(full.features[0]));
+  EXPECT_TRUE(labels.equal(full.label));
+  comm->barrier();
+  if (comm->rank() == 0) std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace hardy
