@@ -162,14 +162,14 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
       const char* names[] = {"train", "valid", "test"};
       out << "split:    ";
       for (const auto& [k, g] : group_by(runs, &SequenceRun::split))
-        out << fmt::format(" {}: {} rows / {} sequences", k >= 0 && k <= 2 ? names[k] : "?", g.rows,
+        out << fmt::format(" {} {} rows / {} sequences;", k >= 0 && k <= 2 ? names[k] : "?", g.rows,
                            g.sequences);
       out << "\n";
     }
     if (meta.has_fold) {
-      out << fmt::format("folds:     {} —", meta.folds);
+      out << fmt::format("folds:     {}:", meta.folds);
       for (const auto& [k, g] : group_by(runs, &SequenceRun::fold))
-        out << fmt::format(" fold {}: {} rows / {} sequences;", k, g.rows, g.sequences);
+        out << fmt::format(" {} rows / {} sequences;", g.rows, g.sequences);
       out << "\n";
     }
     if (meta.has_planted && meta.rows > 0) {

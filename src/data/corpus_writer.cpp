@@ -32,9 +32,10 @@ void CorpusBlock::clear() {
   planted_modality_hardness.clear();
 }
 
-std::int64_t CorpusWriter::feature_chunk_rows(std::int64_t dim) {
-  return std::clamp<std::int64_t>(kChunkBytes / (4 * std::max<std::int64_t>(dim, 1)), 64,
-                                  kVectorChunkRows);
+std::int64_t CorpusWriter::chunk_rows(std::int64_t dim, std::int64_t expected_rows) {
+  std::int64_t rows = dim > 0 ? std::clamp<std::int64_t>(kChunkBytes / (4 * dim), 64, kVectorChunkRows)
+                              : kVectorChunkRows;
+  return expected_rows > 0 ? std::min(rows, expected_rows) : rows;
 }
 
 CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
@@ -67,20 +68,34 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
                     h5::last_hdf5_error());
   file_ = h5::Handle(id);
 
+  // Each column knows where its values sit in a block.
+  auto vec = [](auto member) -> ColumnValues {
+    return [member](const CorpusBlock& b) {
+      const auto& v = b.*member;
+      return std::make_pair(static_cast<const void*>(v.data()), v.size());
+    };
+  };
   for (int m = 0; m < kNumModalities; ++m)
-    add_column(kModalityDatasets[m], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.dims[m]);
+    add_column(kModalityDatasets[m], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.dims[m],
+               [m](const CorpusBlock& b) {
+                 return std::make_pair(static_cast<const void*>(b.features[m].data()),
+                                       b.features[m].size());
+               });
   if (spec.task == Task::Classification)
-    add_column("label", H5T_STD_I32LE, H5T_NATIVE_INT32, 0);
+    add_column("label", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, vec(&CorpusBlock::label_class));
   else
-    add_column("label", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0);
-  add_column("sequence", H5T_STD_I64LE, H5T_NATIVE_INT64, 0);
-  add_column("position", H5T_STD_I32LE, H5T_NATIVE_INT32, 0);
-  if (spec.with_split) add_column("split", H5T_STD_I8LE, H5T_NATIVE_INT8, 0);
-  if (spec.with_fold) add_column("fold", H5T_STD_I8LE, H5T_NATIVE_INT8, 0);
-  if (spec.with_speaker) add_column("speaker", H5T_STD_I8LE, H5T_NATIVE_INT8, 0);
+    add_column("label", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, vec(&CorpusBlock::label_score));
+  add_column("sequence", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, vec(&CorpusBlock::sequence));
+  add_column("position", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, vec(&CorpusBlock::position));
+  if (spec.with_split) add_column("split", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::split));
+  if (spec.with_fold) add_column("fold", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::fold));
+  if (spec.with_speaker)
+    add_column("speaker", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::speaker));
   if (spec.with_planted) {
-    add_column("planted_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0);
-    add_column("planted_modality_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, kNumModalities);
+    add_column("planted_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0,
+               vec(&CorpusBlock::planted_hardness));
+    add_column("planted_modality_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, kNumModalities,
+               vec(&CorpusBlock::planted_modality_hardness));
   }
 }
 
@@ -92,11 +107,11 @@ CorpusWriter::~CorpusWriter() {
 }
 
 void CorpusWriter::add_column(const std::string& name, hid_t file_type, hid_t mem_type,
-                              std::int64_t width) {
+                              std::int64_t width, ColumnValues values) {
   int rank = width > 0 ? 2 : 1;
   hsize_t dims[2] = {0, static_cast<hsize_t>(width)};
   hsize_t maxdims[2] = {H5S_UNLIMITED, static_cast<hsize_t>(width)};
-  hsize_t chunk[2] = {static_cast<hsize_t>(width > 0 ? feature_chunk_rows(width) : kVectorChunkRows),
+  hsize_t chunk[2] = {static_cast<hsize_t>(chunk_rows(width, spec_.expected_rows)),
                       static_cast<hsize_t>(width)};
   std::string what = fmt::format("creating dataset '{}' in '{}'", name, tmp_path_);
   h5::Handle space(h5::check_id(H5Screate_simple(rank, dims, maxdims), what));
@@ -106,14 +121,10 @@ void CorpusWriter::add_column(const std::string& name, hid_t file_type, hid_t me
   h5::Handle ds(h5::check_id(H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(),
                                         H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
                              what));
-  columns_.push_back(Column{name, file_type, mem_type, width, std::move(ds)});
+  columns_.push_back(Column{name, mem_type, width, std::move(values), std::move(ds)});
 }
 
-void CorpusWriter::append_column(Column& column, const void* data, std::int64_t rows,
-                                 std::size_t given, std::size_t element_count) {
-  HARDY_THROW_IF_NOT_MSG(given == element_count,
-                         "corpus block: column '{}' has {} values, expected {} ({} rows)",
-                         column.name, given, element_count, rows);
+void CorpusWriter::append_column(Column& column, const void* data, std::int64_t rows) {
   int rank = column.width > 0 ? 2 : 1;
   std::string what = fmt::format("appending to dataset '{}' in '{}'", column.name, tmp_path_);
   hsize_t new_dims[2] = {static_cast<hsize_t>(rows_ + rows), static_cast<hsize_t>(column.width)};
@@ -133,36 +144,15 @@ void CorpusWriter::append(const CorpusBlock& block) {
   HARDY_THROW_IF_NOT_MSG(!closed_, "corpus writer for '{}' is already closed", path_);
   const std::int64_t n = block.rows();
   if (n == 0) return;
-  const auto rows = static_cast<std::size_t>(n);
+  // Check every column before writing any, so a bad block leaves the file as it was.
   for (auto& c : columns_) {
-    const auto& name = c.name;
-    int m = -1;
-    for (int k = 0; k < kNumModalities; ++k)
-      if (name == kModalityDatasets[k]) m = k;
-    if (m >= 0) {
-      append_column(c, block.features[m].data(), n, block.features[m].size(),
-                    rows * static_cast<std::size_t>(c.width));
-    } else if (name == "label" && spec_.task == Task::Classification) {
-      append_column(c, block.label_class.data(), n, block.label_class.size(), rows);
-    } else if (name == "label") {
-      append_column(c, block.label_score.data(), n, block.label_score.size(), rows);
-    } else if (name == "sequence") {
-      append_column(c, block.sequence.data(), n, block.sequence.size(), rows);
-    } else if (name == "position") {
-      append_column(c, block.position.data(), n, block.position.size(), rows);
-    } else if (name == "split") {
-      append_column(c, block.split.data(), n, block.split.size(), rows);
-    } else if (name == "fold") {
-      append_column(c, block.fold.data(), n, block.fold.size(), rows);
-    } else if (name == "speaker") {
-      append_column(c, block.speaker.data(), n, block.speaker.size(), rows);
-    } else if (name == "planted_hardness") {
-      append_column(c, block.planted_hardness.data(), n, block.planted_hardness.size(), rows);
-    } else if (name == "planted_modality_hardness") {
-      append_column(c, block.planted_modality_hardness.data(), n,
-                    block.planted_modality_hardness.size(), rows * kNumModalities);
-    }
+    auto [data, given] = c.values(block);
+    const auto expected = static_cast<std::size_t>(n * std::max<std::int64_t>(c.width, 1));
+    HARDY_THROW_IF_NOT_MSG(given == expected,
+                           "corpus block: column '{}' has {} values, expected {} ({} rows)",
+                           c.name, given, expected, n);
   }
+  for (auto& c : columns_) append_column(c, c.values(block).first, n);
   rows_ += n;
 }
 

@@ -10,6 +10,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,9 @@ struct CorpusSpec {
   bool with_fold = true;
   bool with_speaker = false;
   bool with_planted = false;
+  // Rows the caller will append, when known (0 = unknown): chunks of a smaller
+  // corpus are cut to its size instead of the ~1 MiB default.
+  std::int64_t expected_rows = 0;
 };
 
 // Rows to append; every vector holds `rows()` entries (features: rows × D_m).
@@ -57,20 +62,23 @@ class CorpusWriter {
   void close();
   std::int64_t rows_written() const { return rows_; }
 
-  // Rows per chunk for a feature dataset of width `dim` (~1 MiB chunks).
-  static std::int64_t feature_chunk_rows(std::int64_t dim);
+  // Rows per chunk for a dataset of width `dim` (0 = 1-D): ~1 MiB feature chunks,
+  // 65,536-row 1-D chunks, never more than `expected_rows` when that is known.
+  static std::int64_t chunk_rows(std::int64_t dim, std::int64_t expected_rows);
 
  private:
+  // Where a column's values sit in a block: data pointer and number of values.
+  using ColumnValues = std::function<std::pair<const void*, std::size_t>(const CorpusBlock&)>;
   struct Column {
     std::string name;
-    hid_t file_type;
     hid_t mem_type;
     std::int64_t width;  // 0 = 1-D dataset
+    ColumnValues values;
     h5::Handle dataset;
   };
-  void add_column(const std::string& name, hid_t file_type, hid_t mem_type, std::int64_t width);
-  void append_column(Column& column, const void* data, std::int64_t rows, std::size_t given,
-                     std::size_t element_count);
+  void add_column(const std::string& name, hid_t file_type, hid_t mem_type, std::int64_t width,
+                  ColumnValues values);
+  void append_column(Column& column, const void* data, std::int64_t rows);
 
   std::string path_;
   std::string tmp_path_;

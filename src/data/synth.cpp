@@ -171,6 +171,7 @@ SynthSummary synthesize_corpus(const SynthOptions& o) {
   spec.classes = o.task == Task::Classification ? o.classes : 0;
   spec.dims = o.dims;
   spec.with_split = spec.with_fold = spec.with_speaker = spec.with_planted = true;
+  spec.expected_rows = total;
   CorpusWriter writer(o.out, spec);
 
   // Flush about 32 MiB of features at a time.
