@@ -34,6 +34,12 @@ struct Command {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      {"train",
+       "run the whole HARDY-MER pipeline: features, teacher, hardness, curriculum, students, "
+       "evaluation, report (the default command)",
+       {{"corpus", "data.corpus"}, {"out", "output.dir"}, {"folds", "data.folds"},
+        {"conditions", "data.conditions"}},
+       true},
       {"synth",
        "write an IEMOCAP-like synthetic corpus with planted difficulty (docs/synthetic-data.md)",
        {{"out", "synth.out"},
@@ -126,6 +132,7 @@ void print_usage(std::ostream& out) {
          "multimodal emotion recognition with missing modalities)\n\n"
          "Usage:\n"
          "  hardy_dist <command> [--config FILE] [--set KEY=VALUE ...] [command flags]\n"
+         "  hardy_dist --config FILE ...              (same as: hardy_dist train --config FILE)\n"
          "  mpirun -np P hardy_dist <command> ...     (commands that run on several ranks)\n\n"
          "Commands:\n";
   for (const auto& c : commands()) out << fmt::format("  {:<10} {}\n", c.name, c.summary);
@@ -138,6 +145,7 @@ void print_usage(std::ostream& out) {
 
 int dispatch(const Command& command, const po::variables_map& vm, Context& ctx) {
   std::string name = command.name;
+  if (name == "train") return cmd_train(ctx);
   if (name == "synth") return cmd_synth(ctx);
   if (name == "validate") return cmd_validate(ctx);
   if (name == "inspect")
@@ -159,6 +167,9 @@ int run_cli(int argc, char** argv) {
     return kExitOk;
   }
   if (args[0] == "--version") return cmd_version();
+  // `hardy_dist --config F ...` (no command) trains, as `mpirun -np 8 hardy_dist
+  // --config configs/iemocap4.toml` should.
+  if (args[0].rfind("-", 0) == 0) args.insert(args.begin(), "train");
   const Command* command = find_command(args[0]);
   if (!command) {
     std::cerr << fmt::format("hardy_dist: unknown command '{}'. Commands: ", args[0]);

@@ -5,6 +5,7 @@
 #include "data/corpus_reader.h"
 #include "data/synth.h"
 #include "data/validator.h"
+#include "train/pipeline.h"
 
 #include <H5public.h>
 #include <faiss/Index.h>
@@ -72,6 +73,18 @@ void print_shards(std::ostream& out, const CorpusReader& reader, int world) {
 }
 
 }  // namespace
+
+int cmd_train(const Context& ctx) {
+  HARDY_THROW_IF_NOT_MSG(ctx.world() == 1,
+                         "train runs on one process for now ({} ranks were started); data-parallel "
+                         "training arrives with the distributed issues: run without mpirun",
+                         ctx.world());
+  auto results = run_pipeline(ctx.config);
+  std::cout << results_markdown(results);
+  spdlog::info("train: reports written to '{}/results.md', results.csv, results.json",
+               ctx.config.string("output.dir"));
+  return kExitOk;
+}
 
 int cmd_synth(const Context& ctx) {
   const auto& c = ctx.config;

@@ -23,6 +23,7 @@ struct Context {
   int world() const { return comm ? comm->size() : 1; }
 };
 
+int cmd_train(const Context& ctx);
 int cmd_synth(const Context& ctx);
 int cmd_validate(const Context& ctx);
 int cmd_inspect(const Context& ctx, std::int64_t plan_ranks);

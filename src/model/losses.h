@@ -1,0 +1,51 @@
+// Training losses and the per-utterance hardness terms (ALGORITHM.md §1, §3).
+// Every function ignores padding (real == false): values there may be anything,
+// including NaN, without affecting the result.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <array>
+
+namespace hardy {
+
+// Cross-entropy of logits [B, T, C] against int64 labels [B, T], averaged over the
+// real utterances (0 when there are none). Throws hardy::Error if a real utterance's
+// label is outside [0, C).
+torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& label,
+                                   const torch::Tensor& real);
+
+// Squared error of predicted scores [B, T] or [B, T, 1] against float targets [B, T],
+// averaged over the real utterances (0 when there are none). Sentiment regression.
+torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& target,
+                         const torch::Tensor& real);
+
+// masked_mse for sentiment scores, masked_cross_entropy for classes.
+torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,
+                        const torch::Tensor& real, bool sentiment);
+
+// Direct hardness Hd [B, T]: the mean over the MISSING modalities (available ==
+// false) of the reconstruction MSE averaged over that modality's dims,
+//   Hd = mean_{m missing} mean_k (x̂^m_k - x^m_k)^2,
+// against the TRUE features `x` (the complete features, not the zeroed model input:
+// ALGORITHM.md [decision]). 0 where no modality is missing and at padding.
+torch::Tensor per_utterance_reconstruction_error(const std::array<torch::Tensor, 3>& reconstruction,
+                                                 const std::array<torch::Tensor, 3>& x,
+                                                 const torch::Tensor& available,
+                                                 const torch::Tensor& real);
+
+// L_rec: per_utterance_reconstruction_error averaged over the real utterances
+// (utterances with nothing missing count as 0; the loss is 0 without real utterances).
+torch::Tensor reconstruction_loss(const std::array<torch::Tensor, 3>& reconstruction,
+                                  const std::array<torch::Tensor, 3>& x,
+                                  const torch::Tensor& available, const torch::Tensor& real);
+
+// L_MI = -sum over real utterances of (MI(a,t) + MI(a,v) + MI(t,v)) / 3; mi: [B, T, 3].
+// A sum, not a mean, as in the authors' code (ALGORITHM.md §1); it is weighted by
+// lambda_MI = 0.001.
+torch::Tensor mi_loss(const torch::Tensor& mi, const torch::Tensor& real);
+
+// Indirect hardness Hi [B, T] = MI(a,t) + MI(a,v) + MI(t,v); 0 at padding.
+torch::Tensor indirect_hardness(const torch::Tensor& mi, const torch::Tensor& real);
+
+}  // namespace hardy

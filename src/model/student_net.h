@@ -1,0 +1,40 @@
+// The emotion network (ALGORITHM.md §3): the teacher's architecture without the MI
+// estimator; trained on complete modalities, then on curriculum views.
+#pragma once
+
+#include "model/batch.h"
+#include "model/joint_head.h"
+#include "model/multimodal_encoder.h"
+#include "model/options.h"
+#include "model/reconstruction_decoder.h"
+
+#include <torch/torch.h>
+
+#include <array>
+
+namespace hardy {
+
+struct StudentOutput {
+  std::array<torch::Tensor, 3> modality_logits;  // [B, T, outputs] per modality (stage 1)
+  torch::Tensor joint_logits;                    // [B, T, outputs]: the prediction
+  std::array<torch::Tensor, 3> reconstruction;   // [B, T, D_m] per modality
+};
+
+class StudentNetImpl : public torch::nn::Module {
+ public:
+  explicit StudentNetImpl(const ModelOptions& options);
+
+  StudentOutput forward(const SequenceBatch& batch);
+
+  const ModelOptions& options() const { return options_; }
+
+ private:
+  ModelOptions options_;
+  MultimodalEncoder encoder{nullptr};
+  std::array<torch::nn::Linear, 3> modality_heads{nullptr, nullptr, nullptr};
+  JointHead joint_head{nullptr};
+  ReconstructionDecoder decoder{nullptr};
+};
+TORCH_MODULE(StudentNet);
+
+}  // namespace hardy

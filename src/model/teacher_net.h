@@ -1,0 +1,45 @@
+// The hardness network (ALGORITHM.md §1): it is trained to classify and to
+// reconstruct missing modalities, and afterwards read (frozen, eval mode) for the
+// direct hardness (reconstruction error) and the indirect hardness (pairwise MI).
+#pragma once
+
+#include "model/batch.h"
+#include "model/cross_modal_mi.h"
+#include "model/joint_head.h"
+#include "model/multimodal_encoder.h"
+#include "model/options.h"
+#include "model/reconstruction_decoder.h"
+
+#include <torch/torch.h>
+
+#include <array>
+
+namespace hardy {
+
+struct TeacherOutput {
+  std::array<torch::Tensor, 3> z;                // [B, T, h] per modality
+  std::array<torch::Tensor, 3> modality_logits;  // [B, T, outputs] per modality (stage 1)
+  torch::Tensor joint_logits;                    // [B, T, outputs] (stage 2)
+  std::array<torch::Tensor, 3> reconstruction;   // [B, T, D_m] per modality
+  torch::Tensor mi;                              // [B, T, 3]: MI(a,t), MI(a,v), MI(t,v)
+};
+
+class TeacherNetImpl : public torch::nn::Module {
+ public:
+  explicit TeacherNetImpl(const ModelOptions& options);
+
+  TeacherOutput forward(const SequenceBatch& batch);
+
+  const ModelOptions& options() const { return options_; }
+
+ private:
+  ModelOptions options_;
+  MultimodalEncoder encoder{nullptr};
+  std::array<torch::nn::Linear, 3> modality_heads{nullptr, nullptr, nullptr};
+  CrossModalMI cross_mi{nullptr};
+  JointHead joint_head{nullptr};
+  ReconstructionDecoder decoder{nullptr};
+};
+TORCH_MODULE(TeacherNet);
+
+}  // namespace hardy

@@ -1,0 +1,379 @@
+#include "train/report.h"
+
+#include "core/error.h"
+#include "train/run_dir.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iterator>
+#include <numeric>
+#include <optional>
+
+namespace hardy {
+
+const char* selection_label(Selection s) {
+  switch (s) {
+    case Selection::LastEpoch: return "last epoch";
+    case Selection::BestValid: return "best on validation";
+    case Selection::BestTest: return "best on test (authors' protocol)";
+  }
+  return "?";
+}
+
+const char* selection_id(Selection s) {
+  switch (s) {
+    case Selection::LastEpoch: return "last_epoch";
+    case Selection::BestValid: return "best_valid";
+    case Selection::BestTest: return "best_test";
+  }
+  return "?";
+}
+
+const EpochScores& select_epoch(const std::vector<EpochScores>& epochs, Selection s) {
+  HARDY_THROW_IF_NOT_MSG(!epochs.empty(), "cannot select the {} epoch: no epoch was evaluated",
+                         selection_label(s));
+  if (s == Selection::LastEpoch) return epochs.back();
+  const EpochScores* best = nullptr;
+  for (const auto& e : epochs) {
+    double v = s == Selection::BestValid ? e.valid_primary : e.test_primary;
+    double b = best ? (s == Selection::BestValid ? best->valid_primary : best->test_primary) : 0;
+    if (!std::isnan(v) && (!best || v > b)) best = &e;  // strict: ties keep the earliest
+  }
+  return best ? *best : epochs.back();
+}
+
+std::string RunResults::primary_name() const {
+  if (task == "classification") return "WA";
+  if (task == "sentiment") return "Acc";
+  HARDY_THROW_MSG("results have unknown task '{}' (expected classification or sentiment)", task);
+}
+
+std::string RunResults::secondary_name() const {
+  if (task == "classification") return "UA";
+  if (task == "sentiment") return "F1";
+  HARDY_THROW_MSG("results have unknown task '{}' (expected classification or sentiment)", task);
+}
+
+namespace {
+
+std::vector<double> to_doubles(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous().reshape({-1});
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+// 1-based ranks; tied values share the mean of the ranks they span.
+std::vector<double> average_ranks(const std::vector<double>& x) {
+  std::vector<std::size_t> order(x.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto i, auto j) { return x[i] < x[j]; });
+  std::vector<double> rank(x.size());
+  for (std::size_t i = 0; i < order.size();) {
+    std::size_t j = i;
+    while (j + 1 < order.size() && x[order[j + 1]] == x[order[i]]) ++j;
+    for (std::size_t k = i; k <= j; ++k) rank[order[k]] = (i + j) / 2.0 + 1.0;
+    i = j + 1;
+  }
+  return rank;
+}
+
+}  // namespace
+
+double spearman(const torch::Tensor& a, const torch::Tensor& b) {
+  HARDY_THROW_IF_NOT_MSG(a.sizes() == b.sizes(), "spearman: inputs differ in shape, {} vs {}",
+                         c10::str(a.sizes()), c10::str(b.sizes()));
+  auto x = to_doubles(a), y = to_doubles(b);
+  const std::size_t n = x.size();
+  auto has_nan = [](const std::vector<double>& v) {
+    return std::any_of(v.begin(), v.end(), [](double d) { return std::isnan(d); });
+  };
+  if (n < 2 || has_nan(x) || has_nan(y)) return NAN;
+  auto rx = average_ranks(x), ry = average_ranks(y);
+  const double mean = (n + 1) / 2.0;  // the mean of any average-rank vector
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sxy += (rx[i] - mean) * (ry[i] - mean);
+    sxx += (rx[i] - mean) * (rx[i] - mean);
+    syy += (ry[i] - mean) * (ry[i] - mean);
+  }
+  if (sxx == 0 || syy == 0) return NAN;
+  return sxy / std::sqrt(sxx * syy);
+}
+
+namespace {
+
+constexpr const char* kFullCondition = "atv";
+constexpr std::size_t kNumSelections = std::size(kAllSelections);
+
+// One line of a results table: per selection, (primary, secondary) and the epoch.
+struct Row {
+  std::string condition;  // or "average"
+  std::string label;      // as shown in markdown
+  double scores[kNumSelections][2];
+  std::optional<std::int64_t> epoch[kNumSelections];  // per-fold condition rows only
+};
+
+double mean_of(const std::vector<double>& v) {
+  if (v.empty()) return NAN;
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+// Mean of the non-NaN values: diagnostics that a fold could not compute are skipped.
+double mean_of_present(const std::vector<double>& v) {
+  std::vector<double> present;
+  std::copy_if(v.begin(), v.end(), std::back_inserter(present),
+               [](double d) { return !std::isnan(d); });
+  return mean_of(present);
+}
+
+Row condition_row(const ConditionResult& c) {
+  Row row{c.condition, c.condition, {}, {}};
+  for (std::size_t s = 0; s < kNumSelections; ++s) {
+    row.scores[s][0] = row.scores[s][1] = NAN;
+    if (c.epochs.empty()) continue;  // nothing evaluated: the row shows n/a
+    const auto& e = select_epoch(c.epochs, kAllSelections[s]);
+    row.scores[s][0] = e.test_primary;
+    row.scores[s][1] = e.test_secondary;
+    row.epoch[s] = e.epoch;
+  }
+  return row;
+}
+
+// The paper's "average" row: the mean over the missing-modality conditions (atv is
+// the full-modality upper reference, not one of them). None when there are none.
+std::optional<Row> average_row(const std::vector<Row>& rows) {
+  Row avg{"average", "average", {}, {}};
+  std::vector<double> values[kNumSelections][2];
+  for (const auto& r : rows) {
+    if (r.condition == kFullCondition) continue;
+    for (std::size_t s = 0; s < kNumSelections; ++s)
+      for (int k = 0; k < 2; ++k) values[s][k].push_back(r.scores[s][k]);
+  }
+  if (values[0][0].empty()) return std::nullopt;
+  for (std::size_t s = 0; s < kNumSelections; ++s)
+    for (int k = 0; k < 2; ++k) avg.scores[s][k] = mean_of(values[s][k]);
+  return avg;
+}
+
+std::vector<Row> with_average(std::vector<Row> rows) {
+  if (auto avg = average_row(rows)) rows.push_back(*avg);
+  return rows;
+}
+
+std::vector<Row> fold_rows(const FoldResult& fold) {
+  std::vector<Row> rows;
+  for (const auto& c : fold.conditions) rows.push_back(condition_row(c));
+  return with_average(std::move(rows));
+}
+
+// Conditions in first-appearance order over the folds (the first fold's order when
+// every fold has the same set).
+std::vector<std::string> condition_order(const RunResults& results) {
+  std::vector<std::string> order;
+  for (const auto& fold : results.folds)
+    for (const auto& c : fold.conditions)
+      if (std::find(order.begin(), order.end(), c.condition) == order.end())
+        order.push_back(c.condition);
+  return order;
+}
+
+const ConditionResult* find_condition(const FoldResult& fold, const std::string& name) {
+  for (const auto& c : fold.conditions)
+    if (c.condition == name) return &c;
+  return nullptr;
+}
+
+std::vector<Row> mean_rows(const RunResults& results) {
+  std::vector<Row> rows;
+  for (const auto& name : condition_order(results)) {
+    std::vector<double> values[kNumSelections][2];
+    for (const auto& fold : results.folds) {
+      if (const auto* c = find_condition(fold, name)) {
+        Row r = condition_row(*c);
+        for (std::size_t s = 0; s < kNumSelections; ++s)
+          for (int k = 0; k < 2; ++k) values[s][k].push_back(r.scores[s][k]);
+      }
+    }
+    Row row{name, name, {}, {}};
+    std::size_t present = values[0][0].size();
+    if (present < results.folds.size())
+      row.label = fmt::format("{} ({} of {} folds)", name, present, results.folds.size());
+    for (std::size_t s = 0; s < kNumSelections; ++s)
+      for (int k = 0; k < 2; ++k) row.scores[s][k] = mean_of(values[s][k]);
+    rows.push_back(row);
+  }
+  return with_average(std::move(rows));
+}
+
+std::string cell(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.4f}", v); }
+
+std::string markdown_table(const std::vector<Row>& rows, const RunResults& results) {
+  const std::string p = results.primary_name(), q = results.secondary_name();
+  std::string out = "| condition |";
+  std::string rule = "|---|";
+  for (auto s : kAllSelections) {
+    out += fmt::format(" {} ({}) | {} ({}) |", p, selection_label(s), q, selection_label(s));
+    rule += "---:|---:|";
+  }
+  out += "\n" + rule + "\n";
+  for (const auto& r : rows) {
+    out += fmt::format("| {} |", r.label);
+    for (std::size_t s = 0; s < kNumSelections; ++s)
+      out += fmt::format(" {} | {} |", cell(r.scores[s][0]), cell(r.scores[s][1]));
+    out += "\n";
+  }
+  return out;
+}
+
+// "K_q=1: 12 (40.0%), K_q=2: ..." over the span of non-zero counts.
+std::string histogram_text(const std::vector<std::int64_t>& h) {
+  const std::int64_t total = std::accumulate(h.begin(), h.end(), std::int64_t{0});
+  if (total == 0) return "n/a";
+  std::size_t first = 0, last = h.size() - 1;
+  while (h[first] == 0) ++first;
+  while (h[last] == 0) --last;
+  std::string out;
+  for (std::size_t k = first; k <= last; ++k)
+    out += fmt::format("{}K_q={}: {} ({:.1f}%)", k == first ? "" : ", ", k, h[k],
+                       100.0 * static_cast<double>(h[k]) / static_cast<double>(total));
+  return out;
+}
+
+std::string diagnostics_table(const RunResults& results) {
+  std::string out =
+      "| condition | Spearman(H, planted) | K_q histogram (summed over folds) | "
+      "support-label agreement |\n|---|---:|---|---:|\n";
+  for (const auto& name : condition_order(results)) {
+    std::vector<double> rho, agreement;
+    std::vector<std::int64_t> hist;
+    for (const auto& fold : results.folds) {
+      const auto* c = find_condition(fold, name);
+      if (!c) continue;
+      rho.push_back(c->spearman_planted);
+      agreement.push_back(c->support_label_agreement);
+      if (hist.size() < c->k_histogram.size()) hist.resize(c->k_histogram.size(), 0);
+      for (std::size_t k = 0; k < c->k_histogram.size(); ++k) hist[k] += c->k_histogram[k];
+    }
+    out += fmt::format("| {} | {} | {} | {} |\n", name, cell(mean_of_present(rho)),
+                       histogram_text(hist), cell(mean_of_present(agreement)));
+  }
+  return out;
+}
+
+std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string csv_number(double v) { return std::isnan(v) ? "" : fmt::format("{}", v); }
+
+void append_csv_rows(std::string& out, const std::string& fold, const std::vector<Row>& rows) {
+  for (const auto& r : rows)
+    for (std::size_t s = 0; s < kNumSelections; ++s)
+      out += fmt::format("{},{},{},{},{},{}\n", csv_field(fold), csv_field(r.condition),
+                         selection_id(kAllSelections[s]),
+                         r.epoch[s] ? std::to_string(*r.epoch[s]) : "",
+                         csv_number(r.scores[s][0]), csv_number(r.scores[s][1]));
+}
+
+std::string results_csv(const RunResults& results) {
+  std::string out = "fold,condition,selection,epoch,primary,secondary\n";
+  for (const auto& fold : results.folds) append_csv_rows(out, fold.name, fold_rows(fold));
+  append_csv_rows(out, "mean", mean_rows(results));
+  return out;
+}
+
+std::string epoch_json(const EpochScores& e) {
+  return fmt::format(
+      "{{\"epoch\": {}, \"valid_primary\": {}, \"valid_secondary\": {}, \"test_primary\": {}, "
+      "\"test_secondary\": {}}}",
+      e.epoch, json_number(e.valid_primary), json_number(e.valid_secondary),
+      json_number(e.test_primary), json_number(e.test_secondary));
+}
+
+std::string condition_json(const ConditionResult& c) {
+  std::string hist, selected, epochs;
+  for (std::size_t k = 0; k < c.k_histogram.size(); ++k)
+    hist += fmt::format("{}{}", k ? ", " : "", c.k_histogram[k]);
+  for (std::size_t s = 0; s < kNumSelections; ++s) {
+    const Selection sel = kAllSelections[s];
+    selected += fmt::format("{}\"{}\": {}", s ? ", " : "", selection_id(sel),
+                            c.epochs.empty() ? "null"
+                                             : std::to_string(select_epoch(c.epochs, sel).epoch));
+  }
+  for (std::size_t i = 0; i < c.epochs.size(); ++i)
+    epochs += fmt::format("{}\n            {}", i ? "," : "", epoch_json(c.epochs[i]));
+  return fmt::format(
+      "{{\n          \"condition\": {},\n          \"spearman_planted\": {},\n"
+      "          \"k_histogram\": [{}],\n          \"support_label_agreement\": {},\n"
+      "          \"selected_epoch\": {{{}}},\n          \"epochs\": [{}{}]\n        }}",
+      json_string(c.condition), json_number(c.spearman_planted), hist,
+      json_number(c.support_label_agreement), selected, epochs,
+      c.epochs.empty() ? "" : "\n          ");
+}
+
+std::string results_json(const RunResults& results) {
+  std::string folds;
+  for (std::size_t f = 0; f < results.folds.size(); ++f) {
+    const auto& fold = results.folds[f];
+    std::string conditions;
+    for (std::size_t i = 0; i < fold.conditions.size(); ++i)
+      conditions +=
+          fmt::format("{}\n        {}", i ? "," : "", condition_json(fold.conditions[i]));
+    folds += fmt::format(
+        "{}\n    {{\n      \"name\": {},\n      \"conditions\": [{}\n      ]\n    }}",
+        f ? "," : "", json_string(fold.name), conditions);
+  }
+  return fmt::format(
+      "{{\n  \"corpus\": {},\n  \"task\": {},\n  \"primary\": {},\n  \"secondary\": {},\n"
+      "  \"folds\": [{}\n  ]\n}}\n",
+      json_string(results.corpus), json_string(results.task),
+      json_string(results.primary_name()), json_string(results.secondary_name()), folds);
+}
+
+}  // namespace
+
+std::string results_markdown(const RunResults& results) {
+  const std::size_t n = results.folds.size();
+  std::string out = n == 1 ? "## Results\n\n"
+                           : fmt::format("## Mean over {} folds\n\n", n);
+  out += markdown_table(mean_rows(results), results);
+  // With a single fold the per-fold table would repeat the main one.
+  if (n > 1) {
+    out += "\n## Per fold\n";
+    for (const auto& fold : results.folds)
+      out += fmt::format("\n### {}\n\n{}", fold.name, markdown_table(fold_rows(fold), results));
+  }
+  out += "\n## Diagnostics\n\n";
+  out += "Spearman(H, planted) and support-label agreement are averaged over the folds that "
+         "have them; n/a where no fold does (e.g. a corpus without planted hardness).\n\n";
+  out += diagnostics_table(results);
+  return out;
+}
+
+void write_reports(const RunResults& results, const std::string& dir) {
+  const std::string p = results.primary_name(), q = results.secondary_name();
+  std::string md = fmt::format("# HARDY-MER results: {} ({})\n\n", results.corpus, results.task);
+  md += fmt::format(
+      "Test-set {} and {} of the student per modality condition (a = audio, t = text, v = "
+      "visual available). Each is shown at three epochs: *{}* (the final student epoch), *{}* "
+      "(the epoch with the highest validation {}; the last epoch when there is no validation "
+      "set) and *{}* (the epoch with the highest test {}, as the paper reports; it selects on "
+      "the test set, so it is optimistic). \"average\" is the mean over the missing-modality "
+      "conditions (a, t, v, at, av, tv); atv, when present, is excluded from it as in the "
+      "paper.\n\n",
+      p, q, selection_label(Selection::LastEpoch), selection_label(Selection::BestValid), p,
+      selection_label(Selection::BestTest), p);
+  md += results_markdown(results);
+  const std::string base = dir.empty() ? std::string() : dir + "/";
+  write_file_atomic(base + "results.md", md);
+  write_file_atomic(base + "results.csv", results_csv(results));
+  write_file_atomic(base + "results.json", results_json(results));
+  spdlog::info("results written to {}results.md, results.csv and results.json", base);
+}
+
+}  // namespace hardy

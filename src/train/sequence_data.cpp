@@ -1,0 +1,163 @@
+#include "train/sequence_data.h"
+
+#include "core/error.h"
+#include "data/random.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace hardy {
+
+namespace {
+
+// Moves every 10th sequence of `train` into `valid` (a validation set for corpora
+// that have none, such as the IEMOCAP pickles).
+void carve_valid(std::vector<SequenceRun>& train, std::vector<SequenceRun>& valid) {
+  std::vector<SequenceRun> kept;
+  for (size_t i = 0; i < train.size(); ++i) (i % 10 == 9 ? valid : kept).push_back(train[i]);
+  train.swap(kept);
+}
+
+}  // namespace
+
+std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<SequenceRun>& sequences,
+                                 const std::string& protocol,
+                                 const std::vector<std::int64_t>& folds) {
+  const bool use_folds = protocol == "folds" || (protocol == "auto" && meta.has_fold);
+  HARDY_THROW_IF_NOT_MSG(!use_folds || meta.has_fold,
+                         "data.protocol = \"folds\" but corpus '{}' has no fold dataset; use "
+                         "protocol = \"split\"",
+                         meta.path);
+  HARDY_THROW_IF_NOT_MSG(use_folds || meta.has_split,
+                         "corpus '{}' has no split dataset; use data.protocol = \"folds\"",
+                         meta.path);
+  std::vector<FoldPlan> plans;
+  if (!use_folds) {
+    FoldPlan p;
+    p.name = "split";
+    for (const auto& s : sequences)
+      (s.split == kTrain ? p.train : s.split == kValid ? p.valid : p.test).push_back(s);
+    if (p.valid.empty()) carve_valid(p.train, p.valid);
+    plans.push_back(std::move(p));
+  } else {
+    std::vector<std::int64_t> chosen = folds;
+    if (chosen.empty())
+      for (int f = 0; f < meta.folds; ++f) chosen.push_back(f);
+    for (auto f : chosen) {
+      HARDY_THROW_IF_NOT_MSG(f >= 0 && f < meta.folds,
+                             "data.folds names fold {}, but corpus '{}' has folds 0..{}", f,
+                             meta.path, meta.folds - 1);
+      FoldPlan p;
+      p.name = fmt::format("fold {}", f);
+      p.fold = static_cast<int>(f);
+      for (const auto& s : sequences) {
+        if (s.fold == f)
+          p.test.push_back(s);
+        else if (meta.has_split && s.split == kValid)
+          p.valid.push_back(s);
+        else
+          p.train.push_back(s);
+      }
+      if (p.valid.empty()) carve_valid(p.train, p.valid);
+      plans.push_back(std::move(p));
+    }
+  }
+  for (const auto& p : plans) {
+    HARDY_THROW_IF_NOT_MSG(!p.train.empty() && !p.test.empty(),
+                           "{} of corpus '{}' has {} train and {} test sequences; both must be "
+                           "non-empty",
+                           p.name, meta.path, p.train.size(), p.test.size());
+  }
+  return plans;
+}
+
+std::int64_t SequenceSet::utterances() const {
+  return std::accumulate(count.begin(), count.end(), std::int64_t{0});
+}
+
+torch::Tensor SequenceSet::rows() const {
+  std::vector<torch::Tensor> parts;
+  for (size_t s = 0; s < begin.size(); ++s)
+    parts.push_back(torch::arange(begin[s], begin[s] + count[s], torch::kInt64));
+  return parts.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(parts);
+}
+
+SequenceSet sequence_set(const std::vector<SequenceRun>& runs) {
+  SequenceSet set;
+  for (const auto& s : runs) {
+    set.begin.push_back(s.begin);
+    set.count.push_back(s.count);
+  }
+  return set;
+}
+
+BatchLayout batch_layout(const SequenceSet& set, const std::vector<std::int64_t>& ids) {
+  std::int64_t t_max = 0;
+  for (auto s : ids) t_max = std::max(t_max, set.count[static_cast<size_t>(s)]);
+  const auto b = static_cast<std::int64_t>(ids.size());
+  BatchLayout layout{torch::zeros({b, t_max}, torch::kInt64),
+                     torch::zeros({b, t_max}, torch::kBool)};
+  auto rows = layout.rows.accessor<std::int64_t, 2>();
+  auto real = layout.real.accessor<bool, 2>();
+  for (std::int64_t i = 0; i < b; ++i) {
+    auto s = static_cast<size_t>(ids[static_cast<size_t>(i)]);
+    for (std::int64_t t = 0; t < set.count[s]; ++t) {
+      rows[i][t] = set.begin[s] + t;
+      real[i][t] = true;
+    }
+  }
+  return layout;
+}
+
+SequenceBatch gather_batch(const std::array<torch::Tensor, 3>& features, const torch::Tensor& labels,
+                           const torch::Tensor& feature_rows, const torch::Tensor& label_rows,
+                           const torch::Tensor& real, const std::array<bool, 3>& keep) {
+  const auto b = feature_rows.size(0), t = feature_rows.size(1);
+  auto flat = feature_rows.reshape({-1});
+  auto mask = real.unsqueeze(-1).to(torch::kFloat32);
+  SequenceBatch batch;
+  for (int m = 0; m < 3; ++m)
+    batch.x[m] = features[m].index_select(0, flat).view({b, t, -1}) * mask;
+  batch.real = real;
+  batch.available = real.unsqueeze(-1).expand({b, t, 3}).clone();
+  batch.label = labels.index_select(0, label_rows.reshape({-1})).view({b, t});
+  return apply_condition(batch, keep);
+}
+
+SequenceBatch batch_to(const SequenceBatch& b, const torch::Device& device) {
+  return SequenceBatch{tensors_to(b.x, device), b.real.to(device), b.available.to(device),
+                       b.label.to(device)};
+}
+
+std::array<torch::Tensor, 3> tensors_to(const std::array<torch::Tensor, 3>& x, const torch::Device& device) {
+  return {x[0].to(device), x[1].to(device), x[2].to(device)};
+}
+
+torch::Tensor view_rows(const torch::Tensor& rows, const torch::Tensor& real,
+                        const torch::Tensor& support_rows, std::int64_t j) {
+  HARDY_THROW_IF_NOT_MSG(j >= 1 && j <= support_rows.size(1), "view {} outside 1..{}", j,
+                         support_rows.size(1));
+  auto support = support_rows.select(1, j - 1).index_select(0, rows.reshape({-1})).view(rows.sizes());
+  return torch::where(real & (support >= 0), support, rows);
+}
+
+std::vector<std::int64_t> epoch_order(std::int64_t n, std::uint64_t seed, std::int64_t epoch) {
+  std::vector<std::int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  Random rng(seed, 0xE90C0000ULL + static_cast<std::uint64_t>(epoch));
+  for (std::int64_t i = n - 1; i > 0; --i)  // Fisher–Yates
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.below(i + 1))]);
+  return order;
+}
+
+std::vector<std::vector<std::int64_t>> make_batches(const std::vector<std::int64_t>& order,
+                                                    std::int64_t batch_size) {
+  std::vector<std::vector<std::int64_t>> batches;
+  for (size_t i = 0; i < order.size(); i += static_cast<size_t>(batch_size))
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(i),
+                         order.begin() + static_cast<std::ptrdiff_t>(
+                                             std::min(order.size(), i + static_cast<size_t>(batch_size))));
+  return batches;
+}
+
+}  // namespace hardy

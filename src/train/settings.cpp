@@ -1,0 +1,107 @@
+#include "train/settings.h"
+
+#include "core/error.h"
+
+#include <fmt/ranges.h>
+
+namespace hardy {
+
+TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
+  TrainSettings s;
+  s.sentiment = meta.task == Task::Sentiment;
+  s.classes = s.sentiment ? 0 : meta.classes;
+  s.model.dims = meta.dims;
+  s.model.hidden = c.integer("model.hidden");
+  s.model.depth = c.integer("model.depth");
+  s.model.heads = c.integer("model.heads");
+  s.model.ff_hidden = c.integer("model.ff_hidden");
+  s.model.dropout = c.real("model.dropout");
+  s.model.decoder_hidden = c.integer("model.decoder_hidden");
+  s.model.outputs = s.sentiment ? 1 : meta.classes;
+
+  s.finetune_features = c.boolean("training.finetune_features");
+  s.finetune_epochs = c.integer("training.finetune_epochs");
+  s.finetune_lr = c.real("training.finetune_lr");
+  s.teacher_epochs = c.integer("training.teacher_epochs");
+  s.teacher_stage1_epochs = c.integer("training.teacher_stage1_epochs");
+  s.student_epochs = c.integer("training.student_epochs");
+  s.student_stage1_epochs = c.integer("training.student_stage1_epochs");
+  s.batch_size = c.integer("training.batch_size");
+  s.lr = c.real("training.lr");
+  s.weight_decay = c.real("training.weight_decay");
+  s.lambda_mi = c.real("training.lambda_mi");
+  s.support_label_own = c.string("training.support_label") == "own";
+  s.merge_views = c.boolean("training.merge_views");
+  s.seed = static_cast<std::uint64_t>(c.integer("training.seed"));
+
+  s.hardness.alpha = c.real("hardness.alpha");
+  s.hardness.beta = c.real("hardness.beta");
+  s.hardness.gamma = c.real("hardness.gamma");
+  s.hardness.use_direct = c.boolean("hardness.use_direct_hardness");
+  s.hardness.use_indirect = c.boolean("hardness.use_indirect_hardness");
+  s.hardness.centered = c.boolean("hardness.centered");
+  s.batch_normalization = c.string("hardness.normalization") == "batch";
+
+  s.retrieval = c.boolean("retrieval.enabled");
+  s.curriculum.top_k = c.integer("retrieval.top_k");
+  s.curriculum.k_min = c.integer("retrieval.k_min");
+  s.curriculum.dynamic_k = c.boolean("retrieval.dynamic_k");
+  const char* metric_keys[] = {"retrieval.metric_audio", "retrieval.metric_text",
+                               "retrieval.metric_visual"};
+  for (int m = 0; m < 3; ++m) {
+    auto& o = s.index[m];
+    o.metric = parse_metric(c.string(metric_keys[m]));
+    o.kind = parse_index_kind(c.string("retrieval.index"));
+    o.ivf_nlist = c.integer("retrieval.ivf_nlist");
+    o.ivf_nprobe = c.integer("retrieval.ivf_nprobe");
+    o.hnsw_m = c.integer("retrieval.hnsw_m");
+    o.hnsw_ef_search = c.integer("retrieval.hnsw_ef_search");
+  }
+  s.conditions = c.strings("data.conditions");
+
+  auto device = c.string("training.device");
+  bool cuda = torch::cuda::is_available();
+  HARDY_THROW_IF_NOT_MSG(device != "cuda" || cuda,
+                         "training.device = \"cuda\" but no CUDA device is usable by this build "
+                         "(Debian's LibTorch is CPU-only); use \"auto\" or \"cpu\"");
+  s.device = (device == "cuda" || (device == "auto" && cuda)) ? torch::Device(torch::kCUDA)
+                                                               : torch::Device(torch::kCPU);
+  return s;
+}
+
+std::string TrainSettings::feature_key() const {
+  return fmt::format("features:{}:{}:{}:{}:{}", finetune_features, finetune_epochs, finetune_lr,
+                     seed, model.outputs);
+}
+
+std::string TrainSettings::teacher_key() const {
+  return fmt::format("teacher:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}", feature_key(),
+                     model.hidden, model.depth, model.heads, model.ff_hidden, model.dropout,
+                     model.decoder_hidden, teacher_epochs, teacher_stage1_epochs, batch_size, lr,
+                     weight_decay, lambda_mi, seed, fmt::join(conditions, ","));
+}
+
+std::string TrainSettings::hardness_key() const {
+  return fmt::format("hardness:{}:{}:{}:{}:{}:{}:{}:{}", teacher_key(), hardness.alpha,
+                     hardness.beta, hardness.gamma, hardness.use_direct, hardness.use_indirect,
+                     hardness.centered, batch_normalization);
+}
+
+std::string TrainSettings::curriculum_key() const {
+  std::string index_text;
+  for (const auto& o : index)
+    index_text += fmt::format("{}/{}/{}/{}/{}/{};", static_cast<int>(o.metric),
+                              static_cast<int>(o.kind), o.ivf_nlist, o.ivf_nprobe, o.hnsw_m,
+                              o.hnsw_ef_search);
+  return fmt::format("curriculum:{}:{}:{}:{}:{}", hardness_key(), curriculum.top_k,
+                     curriculum.k_min, curriculum.dynamic_k, index_text);
+}
+
+std::string TrainSettings::student_key() const {
+  return fmt::format("student:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}:{}", curriculum_key(),
+                     retrieval, model.hidden, model.depth, model.heads, model.ff_hidden,
+                     model.dropout, model.decoder_hidden, student_epochs, student_stage1_epochs,
+                     batch_size, lr, support_label_own, merge_views);
+}
+
+}  // namespace hardy

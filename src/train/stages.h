@@ -1,0 +1,71 @@
+// The stages of ALGORITHM.md for one fold, each a function of its inputs. The
+// pipeline (pipeline.h) chains them, stores their artifacts and skips or resumes
+// them; here they only compute. Every per-utterance tensor is indexed by corpus row
+// (the global id), so a stage never depends on row order within a batch.
+#pragma once
+
+#include "data/corpus.h"
+#include "model/teacher_net.h"
+#include "retrieval/curriculum.h"
+#include "train/report.h"
+#include "train/sequence_data.h"
+#include "train/settings.h"
+
+#include <array>
+#include <map>
+#include <string>
+
+namespace hardy {
+
+// What every stage of one fold sees.
+struct FoldContext {
+  const TrainSettings& settings;
+  const CorpusRows& corpus;  // the row table: every row of the corpus, row i = global id i
+  const FoldPlan& plan;
+  SequenceSet train, valid, test;
+  std::string dir;  // this fold's run directory
+
+  FoldContext(const TrainSettings& s, const CorpusRows& rows, const FoldPlan& p, std::string d)
+      : settings(s), corpus(rows), plan(p), train(sequence_set(p.train)),
+        valid(sequence_set(p.valid)), test(sequence_set(p.test)), dir(std::move(d)) {}
+};
+
+// §0: refined features of every corpus row, one FeatureNet per modality trained on the
+// fold's train rows (raw features when training.finetune_features is off). Text
+// features are L2-normalised either way.
+std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx);
+
+// §1 teacher training (stage 1 complete modalities, stage 2 condition inputs), one
+// checkpoint per epoch at `checkpoint` so an interrupted run resumes.
+TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
+                         const std::string& checkpoint);
+
+// Raw and unified hardness of every training utterance under each condition.
+struct HardnessScores {
+  torch::Tensor rows;                            // int64 [n]: training rows (global ids)
+  std::map<std::string, torch::Tensor> direct;   // per condition, float32 [n]: Hd
+  std::map<std::string, torch::Tensor> indirect; // Hi
+  std::map<std::string, torch::Tensor> unified;  // H (eq. 10)
+};
+HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
+                              const std::array<torch::Tensor, 3>& features);
+
+// §2 curricula, one per condition, over the fold's training rows.
+std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
+                                                  const std::array<torch::Tensor, 3>& features,
+                                                  const HardnessScores& hardness);
+
+// §3 one student for `condition`: stage 1 on complete modalities, stage 2 on the
+// curriculum views (or the original samples when `curriculum` is null), evaluated
+// on valid and test after every stage-2 epoch. Checkpoints every epoch.
+std::vector<EpochScores> train_student(const FoldContext& ctx,
+                                       const std::array<torch::Tensor, 3>& features,
+                                       const std::string& condition, const Curriculum* curriculum,
+                                       const std::string& checkpoint);
+
+// Epoch scores as a [E, 5] float64 tensor (epoch, valid ×2, test ×2) and back, for
+// checkpoints and artifacts.
+torch::Tensor scores_to_tensor(const std::vector<EpochScores>& scores);
+std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t);
+
+}  // namespace hardy

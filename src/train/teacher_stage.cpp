@@ -1,0 +1,186 @@
+// §0 feature refinement, §1 teacher training and hardness scoring.
+#include "core/error.h"
+#include "data/random.h"
+#include "model/feature_net.h"
+#include "model/losses.h"
+#include "train/loop.h"
+#include "train/run_dir.h"
+#include "train/stages.h"
+
+#include <spdlog/spdlog.h>
+
+#include <numeric>
+
+namespace hardy {
+
+namespace {
+
+constexpr std::int64_t kFeatureBatch = 256;  // utterances per feature-net step
+constexpr std::uint64_t kFeatureStream = 100, kTeacherStream = 200, kConditionStream = 300;
+
+torch::Tensor normalise_rows(const torch::Tensor& x) {
+  return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+// Utterance-level task loss for [N, outputs] predictions.
+torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& label, bool sentiment) {
+  if (sentiment) return torch::mse_loss(logits.squeeze(-1), label);
+  return torch::nn::functional::cross_entropy(logits, label);
+}
+
+torch::Tensor train_feature_net(const FoldContext& ctx, int m, const torch::Tensor& raw) {
+  const auto& s = ctx.settings;
+  seed_epoch(s.seed, kFeatureStream + m, -1);
+  FeatureNet net(raw.size(1), s.model.outputs);
+  net->to(s.device);
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(s.finetune_lr));
+  auto rows = ctx.train.rows();
+  auto x = raw.index_select(0, rows).to(s.device);
+  auto y = ctx.corpus.label.index_select(0, rows).to(s.device);
+  const char* names[] = {"audio", "text", "visual"};
+  EpochLog log(fmt::format("{} | features ({})", ctx.plan.name, names[m]), s.finetune_epochs, 0);
+  for (std::int64_t epoch = 0; epoch < s.finetune_epochs; ++epoch) {
+    seed_epoch(s.seed, kFeatureStream + m, epoch);
+    net->train();
+    auto order = torch::tensor(epoch_order(x.size(0), s.seed + m, epoch), torch::kInt64).to(s.device);
+    double total = 0;
+    std::int64_t steps = 0;
+    for (std::int64_t at = 0; at < x.size(0); at += kFeatureBatch) {
+      auto idx = order.slice(0, at, std::min(at + kFeatureBatch, x.size(0)));
+      auto loss = utterance_loss(net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
+                                 s.sentiment);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      total += loss.item<double>();
+      ++steps;
+    }
+    if (epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0)
+      log.epoch_done(epoch, "fine-tune", total / std::max<std::int64_t>(steps, 1), x.size(0));
+  }
+  net->eval();
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t at = 0; at < raw.size(0); at += 4096)
+    parts.push_back(net->forward(raw.slice(0, at, std::min(at + 4096, raw.size(0))).to(s.device)).feature.cpu());
+  return parts.empty() ? raw.clone() : torch::cat(parts);
+}
+
+}  // namespace
+
+std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx) {
+  std::array<torch::Tensor, 3> out;
+  for (int m = 0; m < 3; ++m) {
+    const auto& raw = ctx.corpus.features[m];
+    bool train = ctx.settings.finetune_features && ctx.settings.finetune_epochs > 0;
+    out[m] = train ? train_feature_net(ctx, m, raw) : raw.clone();
+    if (m == static_cast<int>(Modality::Text)) out[m] = normalise_rows(out[m]);
+  }
+  return out;
+}
+
+TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
+                         const std::string& checkpoint) {
+  const auto& s = ctx.settings;
+  seed_epoch(s.seed, kTeacherStream, -1);
+  TeacherNet net(s.model);
+  net->to(s.device);
+  torch::optim::Adam optimizer(net->parameters(),
+                               torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
+  std::int64_t start = 0;
+  if (auto state = load_checkpoint(checkpoint, *net, optimizer)) {
+    start = state->epoch;
+    if (start > 0 && start < s.teacher_epochs)
+      spdlog::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
+  }
+  std::vector<std::array<bool, 3>> conditions;
+  for (const auto& c : s.conditions) conditions.push_back(parse_condition(c));
+  const std::array<bool, 3> all{true, true, true};
+  EpochLog log(fmt::format("{} | teacher", ctx.plan.name), s.teacher_epochs, start);
+  for (std::int64_t epoch = start; epoch < s.teacher_epochs; ++epoch) {
+    seed_epoch(s.seed, kTeacherStream, epoch);
+    net->train();
+    const bool stage1 = epoch < s.teacher_stage1_epochs;
+    Random pick(s.seed, kConditionStream + static_cast<std::uint64_t>(epoch));
+    double total = 0;
+    std::int64_t steps = 0;
+    for (const auto& ids : make_batches(epoch_order(ctx.train.sequences(), s.seed, epoch), s.batch_size)) {
+      auto layout = batch_layout(ctx.train, ids);
+      auto keep = stage1 ? all : conditions[static_cast<size_t>(pick.below(static_cast<std::int64_t>(conditions.size())))];
+      auto truth = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all);
+      auto batch = apply_condition(truth, keep);
+      auto out = net->forward(batch_to(batch, s.device));
+      auto truth_x = tensors_to(truth.x, s.device);
+      auto real = batch.real.to(s.device);
+      auto label = batch.label.to(s.device);
+      auto loss = reconstruction_loss(out.reconstruction, truth_x, batch.available.to(s.device), real);
+      if (stage1) {
+        for (int m = 0; m < 3; ++m) loss = loss + task_loss(out.modality_logits[m], label, real, s.sentiment);
+        loss = loss + s.lambda_mi * mi_loss(out.mi, real);
+      } else {
+        loss = loss + task_loss(out.joint_logits, label, real, s.sentiment);
+      }
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      total += loss.item<double>();
+      ++steps;
+    }
+    save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, {}});
+    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, conditions",
+                   total / std::max<std::int64_t>(steps, 1), ctx.train.utterances());
+  }
+  return net;
+}
+
+HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
+                              const std::array<torch::Tensor, 3>& features) {
+  const auto& s = ctx.settings;
+  teacher->eval();
+  torch::NoGradGuard no_grad;
+  HardnessScores scores;
+  scores.rows = ctx.train.rows();
+  // Position of each training row in `scores.rows`, to place per-utterance values by
+  // row id rather than by their (batch-major) order inside a batch.
+  auto position = torch::full({ctx.corpus.size()}, -1, torch::kInt64);
+  position.index_put_({scores.rows}, torch::arange(scores.rows.numel(), torch::kInt64));
+  const std::array<bool, 3> all{true, true, true};
+  std::vector<std::int64_t> natural(static_cast<size_t>(ctx.train.sequences()));
+  std::iota(natural.begin(), natural.end(), std::int64_t{0});
+
+  for (const auto& name : s.conditions) {
+    auto keep = parse_condition(name);
+    auto direct = torch::zeros({scores.rows.numel()});
+    auto indirect = torch::zeros({scores.rows.numel()});
+    auto unified = torch::zeros({scores.rows.numel()});
+    HardnessRange whole;
+    for (const auto& ids : make_batches(natural, s.batch_size)) {
+      auto layout = batch_layout(ctx.train, ids);
+      auto truth = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all);
+      auto batch = apply_condition(truth, keep);
+      auto out = teacher->forward(batch_to(batch, s.device));
+      auto real = batch.real.to(s.device);
+      auto hd = per_utterance_reconstruction_error(out.reconstruction, tensors_to(truth.x, s.device),
+                                                   batch.available.to(s.device), real);
+      auto hi = indirect_hardness(out.mi, real);
+      auto at = position.index_select(0, layout.rows.masked_select(layout.real));
+      auto hd_real = hd.masked_select(real).cpu().to(torch::kFloat32);
+      auto hi_real = hi.masked_select(real).cpu().to(torch::kFloat32);
+      direct.index_put_({at}, hd_real);
+      indirect.index_put_({at}, hi_real);
+      if (s.batch_normalization) {  // the authors' scope: min/max of this batch
+        HardnessRange range;
+        range.include(hd_real, hi_real);
+        unified.index_put_({at}, unified_hardness(hd_real, hi_real, range, s.hardness));
+      }
+      whole.include(hd_real, hi_real);
+    }
+    if (!s.batch_normalization) unified = unified_hardness(direct, indirect, whole, s.hardness);
+    scores.direct[name] = direct;
+    scores.indirect[name] = indirect;
+    scores.unified[name] = unified;
+  }
+  return scores;
+}
+
+}  // namespace hardy

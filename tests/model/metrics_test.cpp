@@ -1,0 +1,97 @@
+// WA / UA / weighted F1 and binary sentiment metrics on hand-computed examples.
+#include "core/error.h"
+#include "model/metrics.h"
+
+#include <gtest/gtest.h>
+
+namespace hardy {
+namespace {
+
+// 3 classes, 8 samples:
+//   targets      0 0 0 1 1 1 2 2
+//   predictions  0 0 2 1 0 1 2 0
+// correct: samples 0, 1, 3, 5, 6 -> WA = 5/8.
+// class 0: support 3, predicted 4 (0,1,4,7), tp 2 -> P 1/2, R 2/3, F1 = 4/7
+// class 1: support 3, predicted 2 (3,5),     tp 2 -> P 1,   R 2/3, F1 = 4/5
+// class 2: support 2, predicted 2 (2,6),     tp 1 -> P 1/2, R 1/2, F1 = 1/2
+// UA = (2/3 + 2/3 + 1/2) / 3 = 11/18
+// weighted F1 = (3 * 4/7 + 3 * 4/5 + 2 * 1/2) / 8 = 179/280
+const std::vector<std::int64_t> kTargets = {0, 0, 0, 1, 1, 1, 2, 2};
+const std::vector<std::int64_t> kPredictions = {0, 0, 2, 1, 0, 1, 2, 0};
+
+TEST(ClassificationMetrics, HandExample) {
+  auto m = classification_metrics(kPredictions, kTargets, 3);
+  EXPECT_NEAR(m.wa, 5.0 / 8.0, 1e-12);
+  EXPECT_NEAR(m.ua, 11.0 / 18.0, 1e-12);
+  EXPECT_NEAR(m.weighted_f1, 179.0 / 280.0, 1e-12);
+}
+
+TEST(ClassificationMetrics, TensorsGiveTheSameResult) {
+  auto m = classification_metrics(torch::tensor(kPredictions), torch::tensor(kTargets), 3);
+  EXPECT_NEAR(m.wa, 5.0 / 8.0, 1e-12);
+  EXPECT_NEAR(m.ua, 11.0 / 18.0, 1e-12);
+  EXPECT_NEAR(m.weighted_f1, 179.0 / 280.0, 1e-12);
+}
+
+TEST(ClassificationMetrics, UaIgnoresClassesAbsentFromTargets) {
+  // A 4th class that never occurs as a target neither enters UA nor weighs in F1...
+  auto m = classification_metrics(kPredictions, kTargets, 4);
+  EXPECT_NEAR(m.ua, 11.0 / 18.0, 1e-12);
+  EXPECT_NEAR(m.weighted_f1, 179.0 / 280.0, 1e-12);
+  // ...but predicting it is still a mistake: sample 0 predicted 3 instead of 0.
+  auto predictions = kPredictions;
+  predictions[0] = 3;
+  m = classification_metrics(predictions, kTargets, 4);
+  EXPECT_NEAR(m.wa, 4.0 / 8.0, 1e-12);
+  // class 0: R 1/3; UA = (1/3 + 2/3 + 1/2) / 3 = 1/2.
+  EXPECT_NEAR(m.ua, 0.5, 1e-12);
+}
+
+TEST(ClassificationMetrics, PerfectPredictions) {
+  auto m = classification_metrics(kTargets, kTargets, 3);
+  EXPECT_DOUBLE_EQ(m.wa, 1.0);
+  EXPECT_DOUBLE_EQ(m.ua, 1.0);
+  EXPECT_DOUBLE_EQ(m.weighted_f1, 1.0);
+}
+
+TEST(ClassificationMetrics, RejectsBadInput) {
+  EXPECT_THROW(classification_metrics({0, 1}, {0}, 2), Error);
+  const std::vector<std::int64_t> none;
+  EXPECT_THROW(classification_metrics(none, none, 2), Error);
+  EXPECT_THROW(classification_metrics({0, 2}, {0, 1}, 2), Error);
+  EXPECT_THROW(classification_metrics({0, 1}, {-1, 1}, 2), Error);
+}
+
+// true       1.5  -0.5   0    2.0  -1.0   0    3.0  -2.0
+// predicted  0.3   0.2  1.0  -0.1   0.0  -3    1.0   0.5
+// Zeros (samples 2, 5) are excluded -> 6 evaluated. A prediction of exactly 0 is negative.
+//   true pos: 0 (pred pos, ok), 3 (pred neg), 6 (pred pos, ok)
+//   true neg: 1 (pred pos), 4 (pred 0 -> neg, ok), 7 (pred pos)
+// accuracy = 3/6.
+// positive: support 3, predicted 4 (0,1,6,7), tp 2 -> P 1/2, R 2/3, F1 4/7
+// negative: support 3, predicted 2 (3,4),     tp 1 -> P 1/2, R 1/3, F1 2/5
+// weighted F1 = (3 * 4/7 + 3 * 2/5) / 6 = 17/35
+TEST(SentimentMetrics, HandExampleExcludesZeros) {
+  const std::vector<double> truth = {1.5, -0.5, 0.0, 2.0, -1.0, 0.0, 3.0, -2.0};
+  const std::vector<double> predicted = {0.3, 0.2, 1.0, -0.1, 0.0, -3.0, 1.0, 0.5};
+  auto m = sentiment_metrics(predicted, truth);
+  EXPECT_EQ(m.evaluated, 6);
+  EXPECT_NEAR(m.accuracy, 0.5, 1e-12);
+  EXPECT_NEAR(m.weighted_f1, 17.0 / 35.0, 1e-12);
+  auto t = sentiment_metrics(torch::tensor(predicted).to(torch::kFloat),
+                             torch::tensor(truth).to(torch::kFloat));
+  EXPECT_EQ(t.evaluated, 6);
+  EXPECT_NEAR(t.accuracy, 0.5, 1e-12);
+  EXPECT_NEAR(t.weighted_f1, 17.0 / 35.0, 1e-12);
+}
+
+TEST(SentimentMetrics, AllZeroTruthEvaluatesNothing) {
+  auto m = sentiment_metrics(std::vector<double>{1.0, -1.0}, std::vector<double>{0.0, 0.0});
+  EXPECT_EQ(m.evaluated, 0);
+  EXPECT_EQ(m.accuracy, 0.0);
+  EXPECT_EQ(m.weighted_f1, 0.0);
+  EXPECT_THROW(sentiment_metrics(std::vector<double>{1.0}, std::vector<double>{}), Error);
+}
+
+}  // namespace
+}  // namespace hardy

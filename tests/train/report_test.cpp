@@ -1,0 +1,210 @@
+// Epoch selections, Spearman, and the markdown/CSV/JSON reports on synthetic results.
+#include "train/report.h"
+
+#include "core/error.h"
+#include "support/corpus_fixtures.h"
+#include "train/run_dir.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace hardy {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+EpochScores scores(std::int64_t epoch, double valid, double test) {
+  return EpochScores{epoch, valid, valid - 0.1, test, test - 0.05};
+}
+
+TEST(SelectEpoch, LastBestValidBestTestWithTiesToTheEarliest) {
+  std::vector<EpochScores> e = {scores(0, 0.5, 0.6), scores(1, 0.7, 0.6), scores(2, 0.7, 0.8),
+                                scores(3, 0.6, 0.8)};
+  EXPECT_EQ(select_epoch(e, Selection::LastEpoch).epoch, 3);
+  EXPECT_EQ(select_epoch(e, Selection::BestValid).epoch, 1);
+  EXPECT_EQ(select_epoch(e, Selection::BestTest).epoch, 2);
+}
+
+TEST(SelectEpoch, NanValidationIsSkippedAndAllNanFallsBackToLast) {
+  std::vector<EpochScores> e = {scores(0, NAN, 0.9), scores(1, 0.4, 0.5), scores(2, NAN, 0.6)};
+  EXPECT_EQ(select_epoch(e, Selection::BestValid).epoch, 1);
+  for (auto& s : e) s.valid_primary = NAN;
+  EXPECT_EQ(select_epoch(e, Selection::BestValid).epoch, 2);
+  EXPECT_EQ(select_epoch(e, Selection::BestTest).epoch, 0);
+  EXPECT_THROW(select_epoch({}, Selection::LastEpoch), Error);
+}
+
+TEST(SelectionLabel, NamesTheAuthorsProtocol) {
+  EXPECT_STREQ(selection_label(Selection::LastEpoch), "last epoch");
+  EXPECT_STREQ(selection_label(Selection::BestValid), "best on validation");
+  EXPECT_STREQ(selection_label(Selection::BestTest), "best on test (authors' protocol)");
+}
+
+TEST(Spearman, MonotoneReversedAndTies) {
+  auto up = torch::tensor({1.0, 2.0, 3.0, 4.0});
+  EXPECT_DOUBLE_EQ(spearman(up, torch::tensor({10.0, 20.0, 30.0, 100.0})), 1.0);
+  EXPECT_DOUBLE_EQ(spearman(up, torch::tensor({4.f, 3.f, 2.f, -1.f})), -1.0);
+  // Ranks (1, 2.5, 2.5, 4) vs (1, 3, 2, 4): centred (-1.5, 0, 0, 1.5) and
+  // (-1.5, .5, -.5, 1.5); rho = 4.5 / sqrt(4.5 * 5) = 3 / sqrt(10).
+  EXPECT_NEAR(spearman(torch::tensor({1.0, 2.0, 2.0, 3.0}), torch::tensor({1.0, 3.0, 2.0, 4.0})),
+              3.0 / std::sqrt(10.0), 1e-12);
+  EXPECT_TRUE(std::isnan(spearman(up, torch::full({4}, 2.0))));
+  EXPECT_TRUE(std::isnan(spearman(torch::tensor({1.0}), torch::tensor({2.0}))));
+  EXPECT_THROW(spearman(up, torch::tensor({1.0, 2.0})), Error);
+}
+
+// Condition c of fold f: test primary base = 0.5 + 0.1 c + 0.02 f at the last epoch,
+// base + 0.01 at the best-validation epoch, base + 0.04 at the best-test epoch;
+// secondary = primary - 0.05.
+ConditionResult condition(const std::string& name, int c, int f) {
+  double base = 0.5 + 0.1 * c + 0.02 * f;
+  ConditionResult r;
+  r.condition = name;
+  r.epochs = {scores(0, 0.6, base + 0.01), scores(1, 0.5, base + 0.04), scores(2, 0.4, base)};
+  r.spearman_planted = f == 0 ? 0.5 : NAN;
+  r.k_histogram = f == 0 ? std::vector<std::int64_t>{0, 3, 1}
+                         : std::vector<std::int64_t>{0, 1, 3, 2};
+  r.support_label_agreement = 0.7 + 0.1 * f;
+  return r;
+}
+
+RunResults two_fold_results(const std::string& task = "classification") {
+  RunResults r{"tiny", task, {}};
+  for (int f = 0; f < 2; ++f) {
+    FoldResult fold{"fold " + std::to_string(f), {}};
+    const char* names[] = {"a", "t", "v", "atv"};
+    for (int c = 0; c < 4; ++c) fold.conditions.push_back(condition(names[c], c, f));
+    r.folds.push_back(fold);
+  }
+  return r;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string first_line_starting(const std::string& text, const std::string& prefix) {
+  for (const auto& line : lines_of(text))
+    if (line.rfind(prefix, 0) == 0) return line;
+  return "";
+}
+
+TEST(ResultsMarkdown, AverageRowExcludesAtvAndPerFoldTablesFollow) {
+  std::string md = results_markdown(two_fold_results());
+  // Mean over folds and over a, t, v of base = 0.5 + 0.1 * 1 + 0.02 * 0.5 = 0.61
+  // (with atv it would be 0.66).
+  EXPECT_EQ(first_line_starting(md, "| average |"),
+            "| average | 0.6100 | 0.5600 | 0.6200 | 0.5700 | 0.6500 | 0.6000 |");
+  // atv over folds: base = 0.8 + 0.01.
+  EXPECT_EQ(first_line_starting(md, "| atv |"),
+            "| atv | 0.8100 | 0.7600 | 0.8200 | 0.7700 | 0.8500 | 0.8000 |");
+  EXPECT_THAT(md, HasSubstr("| WA (last epoch) | UA (last epoch) | WA (best on validation) | "
+                            "UA (best on validation) | WA (best on test (authors' protocol)) | "
+                            "UA (best on test (authors' protocol)) |"));
+  EXPECT_THAT(md, HasSubstr("### fold 0"));
+  EXPECT_THAT(md, HasSubstr("### fold 1"));
+  // Fold 1 alone: base 0.52 + 0.1 = 0.62 averaged over a, t, v.
+  auto fold1 = md.substr(md.find("### fold 1"));
+  EXPECT_EQ(first_line_starting(fold1, "| average |"),
+            "| average | 0.6200 | 0.5700 | 0.6300 | 0.5800 | 0.6600 | 0.6100 |");
+  // Rows in the first fold's order.
+  EXPECT_LT(md.find("| a |"), md.find("| t |"));
+  EXPECT_LT(md.find("| v |"), md.find("| atv |"));
+  EXPECT_LT(md.find("| atv |"), md.find("| average |"));
+}
+
+TEST(ResultsMarkdown, DiagnosticsAverageSpearmanAndSumHistograms) {
+  std::string md = results_markdown(two_fold_results());
+  auto diag = md.substr(md.find("## Diagnostics"));
+  EXPECT_EQ(first_line_starting(diag, "| t |"),
+            "| t | 0.5000 | K_q=1: 4 (40.0%), K_q=2: 4 (40.0%), K_q=3: 2 (20.0%) | 0.7500 |");
+  RunResults none = two_fold_results();
+  for (auto& fold : none.folds)
+    for (auto& c : fold.conditions) c.spearman_planted = NAN;
+  md = results_markdown(none);
+  diag = md.substr(md.find("## Diagnostics"));
+  EXPECT_THAT(first_line_starting(diag, "| t |"), HasSubstr("| t | n/a |"));
+}
+
+TEST(ResultsMarkdown, ConditionMissingFromAFoldIsLabelled) {
+  RunResults r = two_fold_results();
+  r.folds[1].conditions.erase(r.folds[1].conditions.begin() + 2);  // fold 1 lacks v
+  std::string md = results_markdown(r);
+  // v only in fold 0: base 0.7.
+  EXPECT_EQ(first_line_starting(md, "| v (1 of 2 folds) |"),
+            "| v (1 of 2 folds) | 0.7000 | 0.6500 | 0.7100 | 0.6600 | 0.7400 | 0.6900 |");
+}
+
+TEST(ResultsMarkdown, SentimentUsesAccAndF1) {
+  std::string md = results_markdown(two_fold_results("sentiment"));
+  EXPECT_THAT(md, HasSubstr("Acc (last epoch)"));
+  EXPECT_THAT(md, HasSubstr("F1 (best on test (authors' protocol))"));
+  EXPECT_THAT(md, Not(HasSubstr("WA")));
+  EXPECT_THROW(results_markdown(two_fold_results("regression")), Error);
+}
+
+// Braces and brackets outside strings never go negative and end balanced.
+bool balanced_json(const std::string& s) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth < 0) return false;
+    }
+  }
+  return depth == 0 && !in_string;
+}
+
+TEST(WriteReports, WritesMarkdownCsvAndJson) {
+  const std::string dir = testing::temp_path("report");
+  RunResults r = two_fold_results();
+  r.folds[0].name = "fold \"0\", first";  // exercises CSV quoting and JSON escaping
+  write_reports(r, dir);
+
+  std::string md = read_file(dir + "/results.md");
+  EXPECT_EQ(md.rfind("# HARDY-MER results: tiny (classification)", 0), 0u);
+  EXPECT_THAT(md, HasSubstr("authors' protocol"));
+  EXPECT_THAT(md, HasSubstr("| average |"));
+
+  auto csv = lines_of(read_file(dir + "/results.csv"));
+  ASSERT_FALSE(csv.empty());
+  EXPECT_EQ(csv[0], "fold,condition,selection,epoch,primary,secondary");
+  // (2 folds + mean) x (4 conditions + average) x 3 selections, plus the header.
+  EXPECT_EQ(csv.size(), 1u + 3 * 5 * 3);
+  // Full precision, written exactly as condition() computes the values.
+  double best_test = 0.5 + 0.1 * 0 + 0.02 * 1 + 0.04, last = 0.5 + 0.1 * 0 + 0.02 * 0;
+  EXPECT_THAT(csv, ::testing::Contains(fmt::format("fold 1,a,best_test,1,{},{}", best_test,
+                                                   best_test - 0.05)));
+  EXPECT_THAT(csv, ::testing::Contains(fmt::format(
+                       "\"fold \"\"0\"\", first\",a,last_epoch,2,{},{}", last, last - 0.05)));
+  EXPECT_EQ(std::count_if(csv.begin(), csv.end(),
+                          [](const std::string& l) { return l.rfind("mean,", 0) == 0; }),
+            15);
+
+  std::string json = read_file(dir + "/results.json");
+  EXPECT_TRUE(balanced_json(json));
+  EXPECT_THAT(json, HasSubstr("\"spearman_planted\": null"));
+  EXPECT_THAT(json, HasSubstr("\"name\": \"fold \\\"0\\\", first\""));
+  EXPECT_THAT(json, HasSubstr("\"k_histogram\": [0, 1, 3, 2]"));
+  EXPECT_THAT(json, HasSubstr("\"selected_epoch\": {\"last_epoch\": 2, \"best_valid\": 0, "
+                              "\"best_test\": 1}"));
+  EXPECT_THAT(json, Not(HasSubstr("nan")));
+}
+
+}  // namespace
+}  // namespace hardy
