@@ -140,7 +140,8 @@ void print_usage(std::ostream& out) {
   out << "Settings are read in this order, later ones winning: built-in defaults, the\n"
          "--config file, --set options, command flags. Unknown keys are errors.\n\n"
          "Exit codes: 0 success, 1 validate found defects, 2 usage, config or input error.\n"
-         "Docs: README.md, docs/config.md, docs/corpus-format.md, docs/synthetic-data.md.\n";
+         "Docs: README.md, docs/pipeline.md, docs/config.md, docs/corpus-format.md,\n"
+         "docs/synthetic-data.md.\n";
 }
 
 int dispatch(const Command& command, const po::variables_map& vm, Context& ctx) {

@@ -10,6 +10,9 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <dlfcn.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -210,6 +213,17 @@ FoldResult run_fold(const TrainSettings& s, const CorpusRows& rows, const FoldPl
   return fold;
 }
 
+// LibTorch's intra-op threads and OpenBLAS's own thread pool together oversubscribe
+// the cores: on 2 cores the demo ran 2.9× slower (bench/README.md). Unless the user
+// chose OPENBLAS_NUM_THREADS, OpenBLAS gets one thread. Looked up at run time, so
+// builds against another BLAS are unaffected.
+void limit_blas_threads() {
+  if (std::getenv("OPENBLAS_NUM_THREADS")) return;
+  using SetThreads = void (*)(int);
+  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(1);
+}
+
 }  // namespace
 
 RunResults run_pipeline(const Config& config) {
@@ -227,6 +241,7 @@ RunResults run_pipeline(const Config& config) {
   auto threads = config.integer("training.threads");
   if (threads <= 0) threads = std::max<std::int64_t>(1, std::thread::hardware_concurrency());
   torch::set_num_threads(static_cast<int>(threads));
+  limit_blas_threads();
 
   const auto dir = config.string("output.dir");
   const bool resume = config.boolean("output.resume");

@@ -144,3 +144,37 @@ TEST(Curriculum, BadOptionsAreErrors) {
 
 }  // namespace
 }  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// Ablation "per-modality metric": the same text vectors ranked by L2 and by inner
+// product (cosine) give different neighbours when norms differ.
+TEST(Curriculum, PerModalityMetricChangesTheCurriculum) {
+  // Text: the query points along x. Sample 1 is parallel to it but long (cosine 1,
+  // far in L2); sample 2 is close in L2 but at 45°.
+  std::array<torch::Tensor, 3> f = {torch::zeros({3, 1}),
+                                    torch::tensor({{1.f, 0.f}, {10.f, 0.f}, {1.f, 1.f}}),
+                                    torch::zeros({3, 1})};
+  auto ids = torch::arange(3, torch::kInt64);
+  std::array<IndexOptions, 3> l2, ip;
+  ip[1].metric = Metric::InnerProduct;
+  LocalRetrieval by_l2(f, ids, l2), by_ip(f, ids, ip);
+  auto q = std::array<torch::Tensor, 3>{f[0].slice(0, 0, 1), f[1].slice(0, 0, 1), f[2].slice(0, 0, 1)};
+  auto nl = by_l2.search(1, q[1], 2);
+  auto ni = by_ip.search(1, q[1], 2);
+  EXPECT_TRUE(nl.ids[0].equal(torch::tensor({0, 2}, torch::kInt64)));
+  EXPECT_TRUE(ni.ids[0].equal(torch::tensor({0, 1}, torch::kInt64)));
+  CurriculumOptions one;
+  one.top_k = 1;
+  one.dynamic_k = false;
+  auto cl = build_curriculum(by_l2, q, torch::tensor({0}, torch::kInt64), torch::tensor({0.5f}),
+                             {false, true, false}, one);
+  auto ci = build_curriculum(by_ip, q, torch::tensor({0}, torch::kInt64), torch::tensor({0.5f}),
+                             {false, true, false}, one);
+  EXPECT_EQ(cl.support[0][0].item<std::int64_t>(), 2);
+  EXPECT_EQ(ci.support[0][0].item<std::int64_t>(), 1);
+}
+
+}  // namespace
+}  // namespace hardy

@@ -127,6 +127,32 @@ TEST(Pipeline, FinetuneOffUsesTheRawFeatures) {
   EXPECT_FALSE(refine_features(tuned_ctx)[0].equal(rows.features[0]));
 }
 
+// Hardness values must land on their own utterance. Scoring every sequence in one
+// big batch (batch-major flattening) and one sequence at a time must agree row by row.
+TEST(Pipeline, HardnessStaysWithItsUtteranceWhateverTheBatching) {
+  CorpusReader reader(tiny_corpus());
+  auto rows = reader.read_all();
+  auto plans = plan_folds(reader.meta(), reader.sequences(), "auto", {0});
+  auto big = tiny_config(testing::temp_path("hb_big"), {"training.batch_size=64"});
+  auto one = tiny_config(testing::temp_path("hb_one"), {"training.batch_size=1"});
+  auto s_big = TrainSettings::from(big, reader.meta());
+  auto s_one = TrainSettings::from(one, reader.meta());
+  FoldContext ctx_big(s_big, rows, plans[0], testing::temp_path("hb_fold_big"));
+  FoldContext ctx_one(s_one, rows, plans[0], testing::temp_path("hb_fold_one"));
+  torch::manual_seed(5);
+  TeacherNet teacher(s_big.model);
+  std::array<torch::Tensor, 3> features = {rows.features[0], rows.features[1], rows.features[2]};
+  auto a = score_hardness(ctx_big, teacher, features);
+  auto b = score_hardness(ctx_one, teacher, features);
+  ASSERT_TRUE(a.rows.equal(b.rows));
+  for (const char* c : {"a", "tv"}) {
+    EXPECT_TRUE(torch::allclose(a.direct.at(c), b.direct.at(c), 1e-4, 1e-6)) << c;
+    EXPECT_TRUE(torch::allclose(a.indirect.at(c), b.indirect.at(c), 1e-4, 1e-5)) << c;
+    // And the values differ between utterances, so a permutation would be caught.
+    EXPECT_GT(a.direct.at(c).std().item<float>(), 0.f) << c;
+  }
+}
+
 TEST(Pipeline, FoldPlanHoldsOutOneFoldAndKeepsSequencesWhole) {
   CorpusReader reader(tiny_corpus());
   auto plans = plan_folds(reader.meta(), reader.sequences(), "auto", {});
