@@ -1,4 +1,5 @@
 #include "core/config.h"
+#include "core/quoted.h"
 
 #include <toml++/toml.h>
 
@@ -220,27 +221,6 @@ std::string unknown_key_message(const std::string& where, const std::string& key
 // Formatting values as TOML (used by to_toml, messages and the Markdown reference).
 // ---------------------------------------------------------------------------------------
 
-// A TOML basic string. (TOML++'s own printer picks literal '''...''' strings for text
-// with quotes, which reads badly in messages.)
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-          out += fmt::format("\\u{:04X}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
-  }
-  return out + "\"";
-}
-
 // Shortest text that reads back to the same double, always with a '.' or an exponent so
 // that it stays a TOML float.
 std::string format_real(double v) {
@@ -261,12 +241,12 @@ std::string format_value(const Value& value) {
     std::string operator()(std::int64_t v) const { return std::to_string(v); }
     std::string operator()(double v) const { return format_real(v); }
     std::string operator()(bool v) const { return v ? "true" : "false"; }
-    std::string operator()(const std::string& v) const { return quote(v); }
+    std::string operator()(const std::string& v) const { return quoted_string(v); }
     std::string operator()(const std::vector<std::int64_t>& v) const {
       return format_list(v, [](std::int64_t x) { return std::to_string(x); });
     }
     std::string operator()(const std::vector<double>& v) const { return format_list(v, format_real); }
-    std::string operator()(const std::vector<std::string>& v) const { return format_list(v, quote); }
+    std::string operator()(const std::vector<std::string>& v) const { return format_list(v, quoted_string); }
   };
   return std::visit(Formatter{}, value);
 }
@@ -366,7 +346,7 @@ struct Origin {
 // "a string ("256")", "a real (1.5)", ...: what the user wrote, for type errors.
 std::string describe(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string (" + quote(**node.as_string()) + ")";
+    case toml::node_type::string: return "a string (" + quoted_string(**node.as_string()) + ")";
     case toml::node_type::integer: return fmt::format("an integer ({})", **node.as_integer());
     case toml::node_type::floating_point:
       return "a real (" + format_real(**node.as_floating_point()) + ")";
@@ -404,7 +384,7 @@ void check_choice(const KeySpec& spec, const std::string& v, const std::string& 
                   const std::string& where) {
   if (spec.choices.empty()) return;
   bool ok = std::find(spec.choices.begin(), spec.choices.end(), v) != spec.choices.end();
-  HARDY_THROW_IF_NOT_MSG(ok, "{}: {} = {} is not one of {}", where, what, quote(v),
+  HARDY_THROW_IF_NOT_MSG(ok, "{}: {} = {} is not one of {}", where, what, quoted_string(v),
                          join(spec.choices, ", "));
 }
 
@@ -773,7 +753,7 @@ void Config::check_cross_keys() const {
   for (std::size_t i = 0; i < conditions.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       HARDY_THROW_IF_NOT_MSG(conditions[i] != conditions[j], "{} lists {} twice; remove one",
-                             show("data.conditions"), quote(conditions[i]));
+                             show("data.conditions"), quoted_string(conditions[i]));
 }
 
 std::string Config::to_toml() const {

@@ -3,10 +3,8 @@
 #pragma once
 
 #include "model/batch.h"
-#include "model/joint_head.h"
-#include "model/multimodal_encoder.h"
+#include "model/emotion_backbone.h"
 #include "model/options.h"
-#include "model/reconstruction_decoder.h"
 
 #include <torch/torch.h>
 
@@ -30,10 +28,7 @@ class StudentNetImpl : public torch::nn::Module {
 
  private:
   ModelOptions options_;
-  MultimodalEncoder encoder{nullptr};
-  std::array<torch::nn::Linear, 3> modality_heads{nullptr, nullptr, nullptr};
-  JointHead joint_head{nullptr};
-  ReconstructionDecoder decoder{nullptr};
+  EmotionBackbone backbone{nullptr};
 };
 TORCH_MODULE(StudentNet);
 

@@ -5,10 +5,8 @@
 
 #include "model/batch.h"
 #include "model/cross_modal_mi.h"
-#include "model/joint_head.h"
-#include "model/multimodal_encoder.h"
+#include "model/emotion_backbone.h"
 #include "model/options.h"
-#include "model/reconstruction_decoder.h"
 
 #include <torch/torch.h>
 
@@ -34,11 +32,8 @@ class TeacherNetImpl : public torch::nn::Module {
 
  private:
   ModelOptions options_;
-  MultimodalEncoder encoder{nullptr};
-  std::array<torch::nn::Linear, 3> modality_heads{nullptr, nullptr, nullptr};
+  EmotionBackbone backbone{nullptr};
   CrossModalMI cross_mi{nullptr};
-  JointHead joint_head{nullptr};
-  ReconstructionDecoder decoder{nullptr};
 };
 TORCH_MODULE(TeacherNet);
 

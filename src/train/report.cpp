@@ -1,6 +1,7 @@
 #include "train/report.h"
 
 #include "core/error.h"
+#include "core/quoted.h"
 #include "train/run_dir.h"
 
 #include <spdlog/spdlog.h>
@@ -311,7 +312,7 @@ std::string condition_json(const ConditionResult& c) {
       "{{\n          \"condition\": {},\n          \"spearman_planted\": {},\n"
       "          \"k_histogram\": [{}],\n          \"support_label_agreement\": {},\n"
       "          \"selected_epoch\": {{{}}},\n          \"epochs\": [{}{}]\n        }}",
-      json_string(c.condition), json_number(c.spearman_planted), hist,
+      quoted_string(c.condition), json_number(c.spearman_planted), hist,
       json_number(c.support_label_agreement), selected, epochs,
       c.epochs.empty() ? "" : "\n          ");
 }
@@ -326,13 +327,13 @@ std::string results_json(const RunResults& results) {
           fmt::format("{}\n        {}", i ? "," : "", condition_json(fold.conditions[i]));
     folds += fmt::format(
         "{}\n    {{\n      \"name\": {},\n      \"conditions\": [{}\n      ]\n    }}",
-        f ? "," : "", json_string(fold.name), conditions);
+        f ? "," : "", quoted_string(fold.name), conditions);
   }
   return fmt::format(
       "{{\n  \"corpus\": {},\n  \"task\": {},\n  \"primary\": {},\n  \"secondary\": {},\n"
       "  \"folds\": [{}\n  ]\n}}\n",
-      json_string(results.corpus), json_string(results.task),
-      json_string(results.primary_name()), json_string(results.secondary_name()), folds);
+      quoted_string(results.corpus), quoted_string(results.task),
+      quoted_string(results.primary_name()), quoted_string(results.secondary_name()), folds);
 }
 
 }  // namespace

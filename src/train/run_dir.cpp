@@ -1,6 +1,7 @@
 #include "train/run_dir.h"
 
 #include "core/error.h"
+#include "core/quoted.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -122,27 +123,6 @@ std::string fingerprint(const std::string& text) {
     h *= 0x100000001b3ull;  // FNV-1a 64-bit prime
   }
   return fmt::format("{:016x}", h);
-}
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out += static_cast<char>(c);  // UTF-8 passes through unchanged
-    }
-  }
-  return out + "\"";
 }
 
 // ---- manifests ----
@@ -289,13 +269,13 @@ class ManifestReader {
 
 void save_manifest(const std::string& path, const Manifest& m) {
   std::string out = "{\n";
-  out += fmt::format("  \"stage\": {},\n", json_string(m.stage));
-  out += fmt::format("  \"key\": {},\n", json_string(m.key));
+  out += fmt::format("  \"stage\": {},\n", quoted_string(m.stage));
+  out += fmt::format("  \"key\": {},\n", quoted_string(m.key));
   out += fmt::format("  \"complete\": {},\n", m.complete ? "true" : "false");
   out += "  \"info\": {";
   const char* sep = "\n";
   for (const auto& [k, v] : m.info) {
-    out += fmt::format("{}    {}: {}", sep, json_string(k), json_string(v));
+    out += fmt::format("{}    {}: {}", sep, quoted_string(k), quoted_string(v));
     sep = ",\n";
   }
   out += m.info.empty() ? "}\n}\n" : "\n  }\n}\n";

@@ -24,10 +24,6 @@ std::string read_file(const std::string& path);
 // builds and machines (unlike std::hash), so it can key manifests on disk.
 std::string fingerprint(const std::string& text);
 
-// `text` as a JSON string literal: quoted, with quotes, backslashes and control
-// characters escaped. Shared by the manifest and report writers.
-std::string json_string(const std::string& text);
-
 // A stage's manifest: which inputs/settings produced its artifacts. A stage is
 // skipped on re-run when its manifest on disk has the same key and `complete`.
 struct Manifest {

@@ -1,0 +1,38 @@
+// What the teacher and the student share (ALGORITHM.md §1, §3): modality encoders,
+// per-modality heads, the joint residual head and the reconstruction decoder. The
+// teacher adds the cross-modal MI estimator on top; the student is this alone.
+#pragma once
+
+#include "model/batch.h"
+#include "model/joint_head.h"
+#include "model/multimodal_encoder.h"
+#include "model/options.h"
+#include "model/reconstruction_decoder.h"
+
+#include <torch/torch.h>
+
+#include <array>
+
+namespace hardy {
+
+struct BackboneOutput {
+  std::array<torch::Tensor, 3> z;                // [B, T, h] per modality
+  std::array<torch::Tensor, 3> modality_logits;  // [B, T, outputs] per modality
+  torch::Tensor joint_logits;                    // [B, T, outputs]
+  std::array<torch::Tensor, 3> reconstruction;   // [B, T, D_m] per modality
+};
+
+class EmotionBackboneImpl : public torch::nn::Module {
+ public:
+  explicit EmotionBackboneImpl(const ModelOptions& options);
+  BackboneOutput forward(const SequenceBatch& batch);
+
+ private:
+  MultimodalEncoder encoder{nullptr};
+  std::array<torch::nn::Linear, 3> modality_heads{nullptr, nullptr, nullptr};
+  JointHead joint_head{nullptr};
+  ReconstructionDecoder decoder{nullptr};
+};
+TORCH_MODULE(EmotionBackbone);
+
+}  // namespace hardy
