@@ -59,7 +59,7 @@ const std::vector<KeySpec>& config_schema() {
     key_ints("data.expect_dims", {}, 1, std::nullopt, "if set, [Da, Dt, Dv] the corpus must have"),
     key_str ("data.protocol", "auto", {"auto", "folds", "split"}, "auto = leave-one-fold-out CV when the corpus has folds, else its train/valid/test split; folds or split force one"),
     key_ints("data.folds", {}, 0, 126, "folds to run (each is held out once), empty = all"),
-    key_strs("data.conditions", {"a", "t", "v", "at", "av", "tv"}, {"a", "t", "v", "at", "av", "tv", "atv"}, "missing-modality conditions (available modalities) to train and evaluate, one student each"),
+    key_strs("data.conditions", {"a", "t", "v", "at", "av", "tv", "atv"}, {"a", "t", "v", "at", "av", "tv", "atv"}, "conditions (available modalities) to train and evaluate, one student each; the report averages the six missing-modality ones and shows atv apart"),
     // ---- [synth] ----
     key_str ("synth.out", "runs/demo/corpus.h5", {}, "output path of the synthetic corpus"),
     key_int ("synth.dialogues", 120, 1, 1e9, "number of sequences (dialogues)"),

@@ -93,8 +93,12 @@ TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor,
     if (start > 0 && start < s.teacher_epochs)
       spdlog::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
   }
+  // Stage 2 trains on missing-modality inputs: the complete condition is left out of
+  // the draw (it has nothing to reconstruct) unless it is the only one configured.
   std::vector<std::array<bool, 3>> conditions;
-  for (const auto& c : s.conditions) conditions.push_back(parse_condition(c));
+  for (const auto& c : s.conditions)
+    if (c != "atv") conditions.push_back(parse_condition(c));
+  if (conditions.empty()) conditions.push_back({true, true, true});
   const std::array<bool, 3> all{true, true, true};
   EpochLog log(fmt::format("{} | teacher", ctx.plan.name), s.teacher_epochs, start);
   for (std::int64_t epoch = start; epoch < s.teacher_epochs; ++epoch) {

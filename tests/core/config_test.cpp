@@ -85,7 +85,7 @@ TEST(ConfigDefaults, EqualTheSchema) {
   EXPECT_TRUE(config.boolean("retrieval.dynamic_k"));
   EXPECT_EQ(config.string("retrieval.index"), "flat");
   EXPECT_EQ(config.integers("synth.dims"), (Ints{512, 1024, 1024}));
-  EXPECT_EQ(config.strings("data.conditions"), (Strings{"a", "t", "v", "at", "av", "tv"}));
+  EXPECT_EQ(config.strings("data.conditions"), (Strings{"a", "t", "v", "at", "av", "tv", "atv"}));
 }
 
 TEST(ConfigDefaults, AnEmptyFileGivesTheDefaults) {

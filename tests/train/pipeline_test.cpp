@@ -54,7 +54,8 @@ TEST(Pipeline, EndToEndWritesEveryArtifactAndBeatsChance) {
   auto results = run_pipeline(config);
   ASSERT_EQ(results.folds.size(), 1u);
   const auto& fold = results.folds[0];
-  ASSERT_EQ(fold.conditions.size(), 6u);
+  ASSERT_EQ(fold.conditions.size(), 7u);  // six missing-modality conditions + atv
+  EXPECT_EQ(fold.conditions.back().condition, "atv");
   for (const auto& c : fold.conditions) {
     ASSERT_FALSE(c.epochs.empty()) << c.condition;
     // 4 balanced classes: chance is 0.25.
@@ -66,7 +67,7 @@ TEST(Pipeline, EndToEndWritesEveryArtifactAndBeatsChance) {
   for (const char* name : {"features.pt", "features.json", "teacher.pt", "teacher.json",
                            "hardness.pt", "hardness.json", "curriculum.json"})
     EXPECT_TRUE(fs::exists(f + name)) << name;
-  for (const char* c : {"a", "t", "v", "at", "av", "tv"}) {
+  for (const char* c : {"a", "t", "v", "at", "av", "tv", "atv"}) {
     EXPECT_TRUE(fs::exists(f + "curriculum_" + c + ".pt")) << c;
     EXPECT_TRUE(fs::exists(f + "student_" + c + ".json")) << c;
     EXPECT_TRUE(fs::exists(f + "student_" + c + "_scores.pt")) << c;
@@ -80,7 +81,7 @@ TEST(Pipeline, EndToEndWritesEveryArtifactAndBeatsChance) {
   auto again = run_pipeline(config);
   EXPECT_EQ(fs::last_write_time(f + "teacher.pt"), teacher_time);
   EXPECT_EQ(fs::last_write_time(f + "student_tv_scores.pt"), student_time);
-  for (size_t i = 0; i < 6; ++i)
+  for (size_t i = 0; i < 7; ++i)
     EXPECT_EQ(again.folds[0].conditions[i].epochs.back().test_primary,
               fold.conditions[i].epochs.back().test_primary);
 
