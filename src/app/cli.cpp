@@ -218,7 +218,10 @@ int run_cli(int argc, char** argv) {
 
   if (launch.distributed()) {
     if (!command->uses_mpi && launch.rank != 0) return kExitOk;  // single-process command: rank 0 does it
-    if (command->uses_mpi) ctx.comm = mpi_world();
+    if (command->uses_mpi) {
+      ctx.comm = mpi_world();
+      ctx.comm->set_timeout_s(ctx.config.real("dist.timeout_s"));
+    }
   }
   log::init(launch.rank, launch.world, ctx.config.string("output.log_level"),
             ctx.config.boolean("output.log_all_ranks"));

@@ -89,6 +89,7 @@ const std::vector<KeySpec>& config_schema() {
     key_real("hardness.beta", 0.4, 0, 100, "weight β of the normalised indirect hardness"),
     key_real("hardness.gamma", 4.0, 0, 1000, "sharpness γ of the sigmoid in H = σ(γ(αĤd+βĤi))"),
     key_str ("hardness.normalization", "dataset", {"dataset", "batch"}, "min-max normalisation of Hd and Hi over the whole training set (all ranks) or per batch (authors' code)"),
+    key_bool("hardness.per_sequence", true, "score each training sequence in its own forward pass, so hardness does not depend on how sequences are batched or sharded (identical curriculum at any number of ranks); false = batches of training.batch_size sequences, faster, equal only up to float rounding"),
     key_bool("hardness.centered", false, "use σ(γ(αĤd+βĤi−(α+β)/2)) so K_q spans 1..K"),
     // ---- [retrieval] ----
     key_bool("retrieval.enabled", true, "false = stage 2 trains on the original samples only (ablation \"w/o retrieval\")"),
@@ -103,6 +104,7 @@ const std::vector<KeySpec>& config_schema() {
     key_int ("retrieval.ivf_nprobe", 16, 1, 1e6, "IVF lists probed per query"),
     key_int ("retrieval.hnsw_m", 32, 4, 256, "HNSW links per node"),
     key_int ("retrieval.hnsw_ef_search", 64, 1, 1e6, "HNSW search breadth"),
+    key_int ("retrieval.query_batch", 4096, 1, 1e7, "queries each rank searches per round; a round holds ranks × query_batch query vectors on every rank"),
     key_bool("retrieval.replicate_features", false, "every rank holds all training features (more memory, no feature exchange)"),
     // ---- [training] ----
     key_bool("training.finetune_features", true, "refine the input features with fine-tuned feature networks; false = ablation \"w/o fine-tuned features\""),

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace hardy {
@@ -34,28 +35,48 @@ std::vector<SequenceRun> select_sequences(const std::vector<SequenceRun>& all,
   return out;
 }
 
-std::vector<std::vector<RowRange>> plan_shards(const std::vector<SequenceRun>& selected,
-                                               int world) {
+std::vector<int> shard_owners(const std::vector<SequenceRun>& selected, int world) {
   HARDY_THROW_IF_NOT_MSG(world >= 1, "number of ranks must be at least 1, got {}", world);
-  std::vector<std::vector<RowRange>> shards(static_cast<size_t>(world));
+  std::vector<int> owners;
+  owners.reserve(selected.size());
   std::int64_t total = 0;
   for (const auto& s : selected) total += s.count;
-  if (total == 0) return shards;
-
   std::int64_t offset = 0;
   for (const auto& s : selected) {
     // Midpoint rule in integer arithmetic: floor((2*o + n) * P / (2*R)).
     __int128 mid2 = static_cast<__int128>(2 * offset + s.count) * world;
-    int rank = static_cast<int>(mid2 / (2 * static_cast<__int128>(total)));
-    if (rank >= world) rank = world - 1;
-    auto& ranges = shards[static_cast<size_t>(rank)];
+    int rank = total == 0 ? 0 : static_cast<int>(mid2 / (2 * static_cast<__int128>(total)));
+    owners.push_back(std::min(rank, world - 1));
+    offset += s.count;
+  }
+  return owners;
+}
+
+std::vector<std::vector<RowRange>> plan_shards(const std::vector<SequenceRun>& selected,
+                                               int world) {
+  auto owners = shard_owners(selected, world);
+  std::vector<std::vector<RowRange>> shards(static_cast<size_t>(world));
+  for (size_t i = 0; i < selected.size(); ++i) {
+    const auto& s = selected[i];
+    if (s.count == 0) continue;
+    auto& ranges = shards[static_cast<size_t>(owners[i])];
     if (!ranges.empty() && ranges.back().end == s.begin)
       ranges.back().end += s.count;
     else
       ranges.push_back(RowRange{s.begin, s.begin + s.count});
-    offset += s.count;
   }
   return shards;
+}
+
+std::vector<SequenceRun> shard_sequences(const std::vector<SequenceRun>& selected, int rank,
+                                         int world) {
+  HARDY_THROW_IF_NOT_MSG(rank >= 0 && rank < world, "rank {} is outside a world of {} ranks", rank,
+                         world);
+  auto owners = shard_owners(selected, world);
+  std::vector<SequenceRun> mine;
+  for (size_t i = 0; i < selected.size(); ++i)
+    if (owners[i] == rank) mine.push_back(selected[i]);
+  return mine;
 }
 
 std::int64_t total_rows(const std::vector<RowRange>& ranges) {

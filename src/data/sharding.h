@@ -19,6 +19,13 @@ std::vector<SequenceRun> sequence_runs(const std::vector<std::int64_t>& sequence
 std::vector<std::vector<RowRange>> plan_shards(const std::vector<SequenceRun>& selected,
                                                int world);
 
+// The rank that owns each of `selected` under the same rule as plan_shards.
+std::vector<int> shard_owners(const std::vector<SequenceRun>& selected, int world);
+
+// The sequences of `selected` that rank `rank` owns, in row order.
+std::vector<SequenceRun> shard_sequences(const std::vector<SequenceRun>& selected, int rank,
+                                         int world);
+
 using SequencePredicate = std::function<bool(const SequenceRun&)>;
 
 // The sequences for which `keep` is true (all when keep is empty), in row order.

@@ -2,16 +2,25 @@
 // (modelled on PyTorch c10d's ProcessGroup): collectives on tensors that return
 // work handles, so a caller can overlap communication with computation.
 // Backends: MPI (CPU tensors, here). NCCL joins with the data-parallel issue.
+//
+// No call waits forever: a collective whose peers stay silent for timeout_s()
+// seconds (dist.timeout_s) logs which operation stalled and aborts the whole job,
+// so a dead or hung rank never leaves the others hanging.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hardy {
 
 enum class ReduceOp { Sum, Max, Min };
+
+// Exit status of a job aborted because a peer rank stopped answering.
+constexpr int kExitPeerLost = 3;
 
 // A collective in flight. wait() blocks until the result tensor may be read.
 class Work {
@@ -37,9 +46,24 @@ class Communicator {
   // contribute different numbers of rows (including none); trailing dims and
   // dtype must agree. Blocking.
   virtual torch::Tensor allgatherv(const torch::Tensor& tensor) = 0;
+  // Personalised exchange: `input`'s rows are grouped by destination, the first
+  // send_rows[0] for rank 0, the next send_rows[1] for rank 1, ... (their sum is
+  // input.size(0)). Returns the rows every rank sent to this one, concatenated in
+  // rank order; recv_rows (when not null) receives how many came from each rank.
+  // Trailing dims and dtype must agree on all ranks. Blocking.
+  virtual torch::Tensor alltoallv(const torch::Tensor& input,
+                                  const std::vector<std::int64_t>& send_rows,
+                                  std::vector<std::int64_t>* recv_rows) = 0;
   // Ends every process of the job: used when one rank hits an error the others
   // cannot know about, so nobody hangs in a collective.
   [[noreturn]] virtual void abort(int exit_code) = 0;
+
+  // Seconds a collective may wait for its peers before the job is aborted.
+  double timeout_s() const { return timeout_s_; }
+  void set_timeout_s(double seconds) { timeout_s_ = seconds; }
+
+ private:
+  double timeout_s_ = 300;
 };
 
 // The MPI backend over MPI_COMM_WORLD. Initialises MPI on first use (MPI_Init_thread,

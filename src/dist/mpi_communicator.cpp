@@ -2,9 +2,12 @@
 #include "dist/communicator.h"
 
 #include <mpi.h>
+#include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace hardy {
@@ -46,13 +49,48 @@ void check_tensor(const torch::Tensor& t, const char* what) {
                          "{}: the MPI backend needs a defined, contiguous CPU tensor", what);
 }
 
+// Completes `request`, polling so that a silent peer is noticed: after `timeout_s`
+// seconds the stall is logged (naming the operation) and the whole job aborted.
+// Polling backs off from spinning to 1 ms sleeps, which leaves the cores to the
+// other ranks when the machine is oversubscribed.
+void wait_or_abort(MPI_Request& request, const char* what, double timeout_s) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto pause = std::chrono::microseconds(0);
+  for (int polls = 0;; ++polls) {
+    int flag = 0;
+    check_mpi(MPI_Test(&request, &flag, MPI_STATUS_IGNORE), what);
+    if (flag) return;
+    if (polls < 2000) {
+      std::this_thread::yield();
+      continue;
+    }
+    pause = std::min<std::chrono::microseconds>(std::chrono::microseconds(1000),
+                                                pause + std::chrono::microseconds(10));
+    std::this_thread::sleep_for(pause);
+    double waited = std::chrono::duration<double>(clock::now() - start).count();
+    if (waited > timeout_s) {
+      int rank = -1;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      spdlog::error(
+          "rank {}: MPI {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one of them "
+          "has died or hung (see the launcher's message for which). Aborting the job; re-run to "
+          "resume from the last checkpoint.",
+          rank, what, waited);
+      spdlog::default_logger()->flush();
+      MPI_Abort(MPI_COMM_WORLD, kExitPeerLost);
+      std::_Exit(kExitPeerLost);
+    }
+  }
+}
+
 class MpiWork : public Work {
  public:
-  MpiWork(MPI_Request request, torch::Tensor keep_alive)
-      : request_(request), tensor_(std::move(keep_alive)) {}
+  MpiWork(MPI_Request request, torch::Tensor keep_alive, const char* what, double timeout_s)
+      : request_(request), tensor_(std::move(keep_alive)), what_(what), timeout_s_(timeout_s) {}
   void wait() override {
     if (done_) return;
-    check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "wait");
+    wait_or_abort(request_, what_, timeout_s_);
     done_ = true;
   }
   bool completed() override {
@@ -64,12 +102,14 @@ class MpiWork : public Work {
   }
   ~MpiWork() override {
     // A dropped handle must not leave MPI writing into a freed tensor.
-    if (!done_) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    if (!done_) wait_or_abort(request_, what_, timeout_s_);
   }
 
  private:
   MPI_Request request_;
   torch::Tensor tensor_;
+  const char* what_;
+  double timeout_s_;
   bool done_ = false;
 };
 
@@ -97,7 +137,11 @@ class MpiCommunicator : public Communicator {
   int size() const override { return size_; }
   std::string backend() const override { return "mpi"; }
 
-  void barrier() override { check_mpi(MPI_Barrier(MPI_COMM_WORLD), "barrier"); }
+  void barrier() override {
+    MPI_Request request;
+    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "barrier");
+    wait_or_abort(request, "barrier", timeout_s());
+  }
 
   std::shared_ptr<Work> broadcast(torch::Tensor& tensor, int root) override {
     check_tensor(tensor, "broadcast");
@@ -107,7 +151,7 @@ class MpiCommunicator : public Communicator {
     check_mpi(MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()),
                          mpi_type(tensor.scalar_type()), root, MPI_COMM_WORLD, &request),
               "broadcast");
-    return std::make_shared<MpiWork>(request, tensor);
+    return std::make_shared<MpiWork>(request, tensor, "broadcast", timeout_s());
   }
 
   std::shared_ptr<Work> allreduce(torch::Tensor& tensor, ReduceOp op) override {
@@ -116,7 +160,7 @@ class MpiCommunicator : public Communicator {
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
                              mpi_type(tensor.scalar_type()), mpi_op(op), MPI_COMM_WORLD, &request),
               "allreduce");
-    return std::make_shared<MpiWork>(request, tensor);
+    return std::make_shared<MpiWork>(request, tensor, "allreduce", timeout_s());
   }
 
   torch::Tensor allgatherv(const torch::Tensor& input) override {
@@ -126,22 +170,14 @@ class MpiCommunicator : public Communicator {
     std::int64_t per_row = 1;
     for (int d = 1; d < tensor.dim(); ++d) per_row *= tensor.size(d);
     // Agree on the trailing shape first: a mismatch would silently scramble rows.
-    torch::Tensor shape_info = torch::tensor({per_row, static_cast<std::int64_t>(tensor.scalar_type())});
-    torch::Tensor all_info = torch::empty({size_, 2}, torch::kInt64);
-    check_mpi(MPI_Allgather(shape_info.data_ptr(), 2, MPI_INT64_T, all_info.data_ptr(), 2,
-                            MPI_INT64_T, MPI_COMM_WORLD),
-              "allgatherv (shapes)");
-    auto info = all_info.accessor<std::int64_t, 2>();
-    for (int r = 0; r < size_; ++r)
-      HARDY_THROW_IF_NOT_MSG(info[r][0] == per_row && info[r][1] == info[0][1],
-                             "allgatherv: rank {} sends rows of {} elements (type {}), rank {} "
-                             "sends {} elements (type {})",
-                             rank_, per_row, static_cast<int>(tensor.scalar_type()), r,
-                             info[r][0], info[r][1]);
+    check_row_shapes(tensor, per_row, "allgatherv");
     std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
     int my_count = static_cast<int>(tensor.size(0) * per_row);
-    check_mpi(MPI_Allgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
+    MPI_Request request;
+    check_mpi(MPI_Iallgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD,
+                             &request),
               "allgatherv (counts)");
+    wait_or_abort(request, "allgatherv (counts)", timeout_s());
     std::int64_t total = 0;
     for (int r = 0; r < size_; ++r) {
       displs[static_cast<size_t>(r)] = static_cast<int>(total);
@@ -152,19 +188,98 @@ class MpiCommunicator : public Communicator {
     auto sizes = tensor.sizes().vec();
     sizes[0] = per_row == 0 ? 0 : total / per_row;
     auto out = torch::empty(sizes, tensor.options());
-    check_mpi(MPI_Allgatherv(tensor.data_ptr(), my_count, mpi_type(tensor.scalar_type()),
-                             out.data_ptr(), counts.data(), displs.data(),
-                             mpi_type(tensor.scalar_type()), MPI_COMM_WORLD),
+    check_mpi(MPI_Iallgatherv(tensor.data_ptr(), my_count, mpi_type(tensor.scalar_type()),
+                              out.data_ptr(), counts.data(), displs.data(),
+                              mpi_type(tensor.scalar_type()), MPI_COMM_WORLD, &request),
               "allgatherv");
+    wait_or_abort(request, "allgatherv", timeout_s());
+    return out;
+  }
+
+  torch::Tensor alltoallv(const torch::Tensor& input, const std::vector<std::int64_t>& send_rows,
+                          std::vector<std::int64_t>* recv_rows) override {
+    auto tensor = input.contiguous();
+    check_tensor(tensor, "alltoallv");
+    HARDY_THROW_IF_NOT_MSG(tensor.dim() >= 1, "alltoallv needs a tensor with a row dimension");
+    HARDY_THROW_IF_NOT_MSG(static_cast<int>(send_rows.size()) == size_,
+                           "alltoallv: {} send counts for {} ranks", send_rows.size(), size_);
+    std::int64_t sent = 0;
+    for (auto n : send_rows) {
+      HARDY_THROW_IF_NOT_MSG(n >= 0, "alltoallv: negative send count {}", n);
+      sent += n;
+    }
+    HARDY_THROW_IF_NOT_MSG(sent == tensor.size(0), "alltoallv: send counts add up to {} rows, the tensor has {}",
+                           sent, tensor.size(0));
+    std::int64_t per_row = 1;
+    for (int d = 1; d < tensor.dim(); ++d) per_row *= tensor.size(d);
+    check_row_shapes(tensor, per_row, "alltoallv");
+
+    const auto p = static_cast<size_t>(size_);
+    std::vector<int> send_counts(p), send_displs(p), recv_counts(p), recv_displs(p);
+    std::int64_t offset = 0;
+    for (size_t r = 0; r < p; ++r) {
+      send_counts[r] = checked_count(send_rows[r] * per_row, "alltoallv");
+      send_displs[r] = checked_count(offset, "alltoallv");
+      offset += send_rows[r] * per_row;
+    }
+    MPI_Request request;
+    check_mpi(MPI_Ialltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT,
+                            MPI_COMM_WORLD, &request),
+              "alltoallv (counts)");
+    wait_or_abort(request, "alltoallv (counts)", timeout_s());
+    std::int64_t total = 0;
+    for (size_t r = 0; r < p; ++r) {
+      recv_displs[r] = checked_count(total, "alltoallv");
+      total += recv_counts[r];
+    }
+    checked_count(total, "alltoallv");
+    if (recv_rows) {
+      recv_rows->assign(p, 0);
+      for (size_t r = 0; r < p; ++r) (*recv_rows)[r] = per_row == 0 ? 0 : recv_counts[r] / per_row;
+    }
+    auto sizes = tensor.sizes().vec();
+    sizes[0] = per_row == 0 ? 0 : total / per_row;
+    auto out = torch::empty(sizes, tensor.options());
+    auto type = mpi_type(tensor.scalar_type());
+    check_mpi(MPI_Ialltoallv(tensor.data_ptr(), send_counts.data(), send_displs.data(), type,
+                             out.data_ptr(), recv_counts.data(), recv_displs.data(), type,
+                             MPI_COMM_WORLD, &request),
+              "alltoallv");
+    wait_or_abort(request, "alltoallv", timeout_s());
     return out;
   }
 
   [[noreturn]] void abort(int exit_code) override {
+    spdlog::default_logger()->flush();
     MPI_Abort(MPI_COMM_WORLD, exit_code);
     std::_Exit(exit_code);
   }
 
  private:
+  // Every rank must send rows of the same width and type: a mismatch would silently
+  // scramble rows, so all ranks compare and all throw the same error.
+  void check_row_shapes(const torch::Tensor& tensor, std::int64_t per_row, const char* what) {
+    std::int64_t mine[2] = {per_row, static_cast<std::int64_t>(tensor.scalar_type())};
+    std::vector<std::int64_t> all(2 * static_cast<size_t>(size_));
+    MPI_Request request;
+    check_mpi(MPI_Iallgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, MPI_COMM_WORLD,
+                             &request),
+              what);
+    wait_or_abort(request, what, timeout_s());
+    for (int r = 0; r < size_; ++r)
+      HARDY_THROW_IF_NOT_MSG(all[2 * r] == all[0] && all[2 * r + 1] == all[1],
+                             "{}: rank {} sends rows of {} elements (type {}), rank {} sends {} "
+                             "elements (type {}); every rank must send the same row shape",
+                             what, 0, all[0], c10::toString(static_cast<torch::ScalarType>(all[1])),
+                             r, all[2 * r], c10::toString(static_cast<torch::ScalarType>(all[2 * r + 1])));
+  }
+
+  static int checked_count(std::int64_t n, const char* what) {
+    HARDY_THROW_IF_NOT_MSG(n < (std::int64_t{1} << 31),
+                           "{} of {} elements exceeds MPI's int counts; use smaller batches", what, n);
+    return static_cast<int>(n);
+  }
+
   int rank_ = 0;
   int size_ = 1;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -30,6 +31,7 @@ LocalRetrieval::LocalRetrieval(const std::array<torch::Tensor, 3>& features,
                            ids.size(0));
     indexes_[m] = std::make_unique<FeatureIndex>(names[m], features[m].size(1), options[m]);
     indexes_[m]->add(features[m], ids);
+    features_[m] = features[m];
     prepared_[m] = indexes_[m]->prepare(features[m]);
   }
   auto sorted = ids.to(torch::kInt64).sort();
@@ -46,45 +48,45 @@ Neighbours LocalRetrieval::search(int modality, const torch::Tensor& queries, st
 }
 
 torch::Tensor LocalRetrieval::rows_of(const torch::Tensor& ids) const {
-  auto pos = torch::searchsorted(sorted_ids_, ids.to(torch::kInt64));
+  auto wanted = ids.to(torch::kInt64);
+  if (wanted.numel() == 0) return torch::empty({0}, torch::kInt64);
+  auto pos = torch::searchsorted(sorted_ids_, wanted);
   auto clamped = pos.clamp_max(std::max<std::int64_t>(sorted_ids_.numel() - 1, 0));
-  HARDY_THROW_IF_NOT_MSG(sorted_ids_.numel() > 0 &&
-                             sorted_ids_.index_select(0, clamped).equal(ids.to(torch::kInt64)),
-                         "candidate id not in the feature database");
+  HARDY_THROW_IF_NOT_MSG(sorted_ids_.numel() > 0 && sorted_ids_.index_select(0, clamped).equal(wanted),
+                         "id not in this feature database (is the corpus sharded differently?)");
   return sorted_rows_.index_select(0, clamped);
 }
 
+std::array<torch::Tensor, 3> LocalRetrieval::features_of(const torch::Tensor& ids) const {
+  auto rows = rows_of(ids);
+  std::array<torch::Tensor, 3> out;
+  for (int m = 0; m < 3; ++m) out[m] = features_[m].index_select(0, rows);
+  return out;
+}
+
 torch::Tensor LocalRetrieval::integrated_distance(const std::array<torch::Tensor, 3>& query_features,
+                                                  const torch::Tensor& pair_query,
                                                   const torch::Tensor& candidate_ids) {
   if (candidate_ids.numel() == 0) return torch::empty({0});
   auto rows = rows_of(candidate_ids);
   auto total = torch::zeros({candidate_ids.numel()}, torch::kFloat32);
   for (int m = 0; m < 3; ++m) {
-    auto q = indexes_[m]->prepare(query_features[m]);
+    auto q = indexes_[m]->prepare(query_features[m]).index_select(0, pair_query);
     auto c = prepared_[m].index_select(0, rows);
     total += (c - q).pow(2).sum(1).sqrt();
   }
   return total / 3.0;
 }
 
-Curriculum build_curriculum(RetrievalBackend& backend,
-                            const std::array<torch::Tensor, 3>& query_features,
-                            const torch::Tensor& query_ids, const torch::Tensor& hardness,
-                            const std::array<bool, 3>& available, const CurriculumOptions& o) {
-  HARDY_THROW_IF_NOT_MSG(o.top_k >= 1, "retrieval.top_k must be >= 1, got {}", o.top_k);
-  HARDY_THROW_IF_NOT_MSG(o.k_min >= 0 && o.k_min <= o.top_k,
-                         "retrieval.k_min must be in [0, top_k = {}], got {}", o.top_k, o.k_min);
-  HARDY_THROW_IF_NOT_MSG(available[0] || available[1] || available[2],
-                         "a curriculum needs at least one available modality");
-  const std::int64_t nq = query_ids.numel();
-  HARDY_THROW_IF_NOT_MSG(hardness.numel() == nq, "{} hardness scores for {} queries",
-                         hardness.numel(), nq);
-  for (int m = 0; m < 3; ++m)
-    HARDY_THROW_IF_NOT_MSG(query_features[m].size(0) == nq,
-                           "query features of modality {} have {} rows for {} queries", m,
-                           query_features[m].size(0), nq);
-  auto qids = query_ids.to(torch::kInt64).contiguous();
-  auto* qid = qids.data_ptr<std::int64_t>();
+namespace {
+
+// Steps 1–5 for the queries [begin, end), written into rows [begin, end) of `out`.
+void build_round(RetrievalBackend& backend, const std::array<torch::Tensor, 3>& all_features,
+                 const std::int64_t* qid, std::int64_t begin, std::int64_t end,
+                 const std::array<bool, 3>& available, const CurriculumOptions& o, Curriculum& out) {
+  const std::int64_t nq = end - begin;
+  std::array<torch::Tensor, 3> query_features;
+  for (int m = 0; m < 3; ++m) query_features[m] = all_features[m].slice(0, begin, end);
 
   // 1–2: union of every available modality's top-(K+1), the query itself removed.
   std::vector<std::vector<std::int64_t>> candidates(static_cast<size_t>(nq));
@@ -94,7 +96,7 @@ Curriculum build_curriculum(RetrievalBackend& backend,
     auto acc = found.accessor<std::int64_t, 2>();
     for (std::int64_t i = 0; i < nq; ++i)
       for (std::int64_t j = 0; j < found.size(1); ++j)
-        if (acc[i][j] >= 0 && acc[i][j] != qid[i]) candidates[i].push_back(acc[i][j]);
+        if (acc[i][j] >= 0 && acc[i][j] != qid[begin + i]) candidates[i].push_back(acc[i][j]);
   }
   std::vector<std::int64_t> pair_query, pair_candidate;
   for (std::int64_t i = 0; i < nq; ++i) {
@@ -108,22 +110,14 @@ Curriculum build_curriculum(RetrievalBackend& backend,
   }
 
   // 3: integrated distance of every (query, candidate) pair.
-  auto pq = torch::tensor(pair_query, torch::kInt64);
-  std::array<torch::Tensor, 3> pair_features;
-  for (int m = 0; m < 3; ++m) pair_features[m] = query_features[m].index_select(0, pq);
-  auto dist = backend.integrated_distance(pair_features, torch::tensor(pair_candidate, torch::kInt64))
+  auto dist = backend
+                  .integrated_distance(query_features, torch::tensor(pair_query, torch::kInt64),
+                                       torch::tensor(pair_candidate, torch::kInt64))
                   .to(torch::kFloat32)
                   .contiguous();
   const float* d = dist.data_ptr<float>();
 
   // 4–5: rank, then keep the first K_q.
-  Curriculum out;
-  out.query = qids.clone();
-  out.hardness = hardness.to(torch::kFloat32).contiguous().clone();
-  out.size = torch::zeros({nq}, torch::kInt64);
-  out.candidates = torch::zeros({nq}, torch::kInt64);
-  out.support = torch::full({nq, o.top_k}, -1, torch::kInt64);
-  out.distance = torch::full({nq, o.top_k}, std::numeric_limits<float>::infinity());
   auto h = out.hardness.accessor<float, 1>();
   auto size = out.size.accessor<std::int64_t, 1>();
   auto ncand = out.candidates.accessor<std::int64_t, 1>();
@@ -133,19 +127,59 @@ Curriculum build_curriculum(RetrievalBackend& backend,
   std::vector<std::size_t> order;
   for (std::int64_t i = 0; i < nq; ++i) {
     const auto& c = candidates[static_cast<size_t>(i)];
+    const std::int64_t q = begin + i;
     order.resize(c.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       float da = d[at + a], db = d[at + b];
       return da != db ? da < db : c[a] < c[b];
     });
-    ncand[i] = static_cast<std::int64_t>(c.size());
-    size[i] = curriculum_size(h[i], ncand[i], o);
-    for (std::int64_t j = 0; j < size[i]; ++j) {
-      sup[i][j] = c[order[static_cast<size_t>(j)]];
-      sd[i][j] = d[at + order[static_cast<size_t>(j)]];
+    ncand[q] = static_cast<std::int64_t>(c.size());
+    size[q] = curriculum_size(h[q], ncand[q], o);
+    for (std::int64_t j = 0; j < size[q]; ++j) {
+      sup[q][j] = c[order[static_cast<size_t>(j)]];
+      sd[q][j] = d[at + order[static_cast<size_t>(j)]];
     }
     at += c.size();
+  }
+}
+
+}  // namespace
+
+Curriculum build_curriculum(RetrievalBackend& backend,
+                            const std::array<torch::Tensor, 3>& query_features,
+                            const torch::Tensor& query_ids, const torch::Tensor& hardness,
+                            const std::array<bool, 3>& available, const CurriculumOptions& o) {
+  HARDY_THROW_IF_NOT_MSG(o.top_k >= 1, "retrieval.top_k must be >= 1, got {}", o.top_k);
+  HARDY_THROW_IF_NOT_MSG(o.k_min >= 0 && o.k_min <= o.top_k,
+                         "retrieval.k_min must be in [0, top_k = {}], got {}", o.top_k, o.k_min);
+  HARDY_THROW_IF_NOT_MSG(o.query_batch >= 1, "retrieval.query_batch must be >= 1, got {}",
+                         o.query_batch);
+  HARDY_THROW_IF_NOT_MSG(available[0] || available[1] || available[2],
+                         "a curriculum needs at least one available modality");
+  const std::int64_t nq = query_ids.numel();
+  HARDY_THROW_IF_NOT_MSG(hardness.numel() == nq, "{} hardness scores for {} queries",
+                         hardness.numel(), nq);
+  for (int m = 0; m < 3; ++m)
+    HARDY_THROW_IF_NOT_MSG(query_features[m].dim() == 2 && query_features[m].size(0) == nq,
+                           "query features of modality {} have {} rows for {} queries", m,
+                           query_features[m].size(0), nq);
+  auto qids = query_ids.to(torch::kInt64).contiguous();
+
+  Curriculum out;
+  out.query = qids.clone();
+  out.hardness = hardness.to(torch::kFloat32).contiguous().clone();
+  out.size = torch::zeros({nq}, torch::kInt64);
+  out.candidates = torch::zeros({nq}, torch::kInt64);
+  out.support = torch::full({nq, o.top_k}, -1, torch::kInt64);
+  out.distance = torch::full({nq, o.top_k}, std::numeric_limits<float>::infinity());
+  // Every rank runs the same number of rounds (its last ones may be empty), so the
+  // collectives inside the backend pair up.
+  const std::int64_t rounds = backend.rounds((nq + o.query_batch - 1) / o.query_batch);
+  for (std::int64_t r = 0; r < rounds; ++r) {
+    std::int64_t begin = std::min(nq, r * o.query_batch);
+    std::int64_t end = std::min(nq, begin + o.query_batch);
+    build_round(backend, query_features, qids.data_ptr<std::int64_t>(), begin, end, available, o, out);
   }
   return out;
 }

@@ -76,6 +76,7 @@ void FeatureIndex::add(const torch::Tensor& vectors, const torch::Tensor& ids) {
   HARDY_THROW_IF_NOT_MSG(torch::isfinite(vectors).all().item<bool>(),
                          "{}: vectors contain NaN or Inf (run hardy_dist validate on the corpus)",
                          name_);
+  if (vectors.size(0) == 0) return;  // an empty shard: searches find nothing
   auto v = prepare(vectors);
   auto id = ids.to(torch::kInt64).contiguous();
   const std::int64_t n = v.size(0);
@@ -101,6 +102,7 @@ void FeatureIndex::add(const torch::Tensor& vectors, const torch::Tensor& ids) {
                                             faiss_metric(options_.metric));
         ivf->own_fields = true;
         ivf->nprobe = static_cast<size_t>(std::min(options_.ivf_nprobe, nlist));
+        ivf->make_direct_map(true);  // so results can be re-scored from the stored vectors
         base.reset(ivf);
         break;
       }
@@ -114,12 +116,32 @@ void FeatureIndex::add(const torch::Tensor& vectors, const torch::Tensor& ids) {
     }
     if (!base->is_trained)
       faiss_call(name_, "training", [&] { base->train(n, v.data_ptr<float>()); });
-    auto* mapped = new faiss::IndexIDMap(base.release());
+    auto* mapped = new faiss::IndexIDMap2(base.release());  // IDMap2: reconstruct by id
     mapped->own_fields = true;
     index_.reset(mapped);
   }
   faiss_call(name_, "add", [&] { index_->add_with_ids(n, v.data_ptr<float>(), id.data_ptr<std::int64_t>()); });
 }
+
+namespace {
+
+// Dissimilarity of two prepared vectors, accumulated in double in a fixed order:
+// the same value whichever FAISS code path (BLAS or SIMD, chosen by batch size)
+// found the pair, so results do not depend on how queries are batched or sharded.
+float exact_dissimilarity(Metric metric, const float* a, const float* b, std::int64_t dim) {
+  double sum = 0;
+  if (metric == Metric::L2) {
+    for (std::int64_t i = 0; i < dim; ++i) {
+      double d = static_cast<double>(a[i]) - b[i];
+      sum += d * d;
+    }
+    return static_cast<float>(sum);
+  }
+  for (std::int64_t i = 0; i < dim; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(1.0 - sum);
+}
+
+}  // namespace
 
 Neighbours FeatureIndex::search(const torch::Tensor& queries, std::int64_t k) const {
   HARDY_THROW_IF_NOT_MSG(k >= 1, "{}: k must be >= 1, got {}", name_, k);
@@ -131,45 +153,62 @@ Neighbours FeatureIndex::search(const torch::Tensor& queries, std::int64_t k) co
                  torch::full({nq, k}, -1, torch::kInt64)};
   if (nq == 0 || size() == 0) return out;
   auto q = prepare(queries);
+  const float* qdata = q.data_ptr<float>();
   const bool exact = options_.kind == IndexKind::Flat;
-  // Exact search fetches extra neighbours while the k-th distance is tied with the
-  // last fetched one, so ties at the boundary resolve to the smaller id.
+  auto faiss_dissimilarity = [&](float d) { return options_.metric == Metric::L2 ? d : 1.0f - d; };
+
+  // FAISS proposes candidates; they are then re-scored exactly and ranked by
+  // (dissimilarity, id). For exact search a query asks for more candidates (doubling)
+  // while its last one is within rounding distance of its k-th, so neither ties nor
+  // FAISS's rounding can push a true top-k neighbour out.
+  std::vector<std::vector<faiss::Index::idx_t>> found(static_cast<size_t>(nq));
+  std::vector<std::int64_t> pending(static_cast<size_t>(nq));
+  std::iota(pending.begin(), pending.end(), 0);
   std::int64_t fetch = std::min(size(), exact ? k + 8 : k);
-  std::vector<float> dist;
+  std::vector<float> dist, batch;
   std::vector<faiss::Index::idx_t> labels;
-  while (true) {
-    dist.assign(static_cast<size_t>(nq * fetch), 0.f);
-    labels.assign(static_cast<size_t>(nq * fetch), -1);
-    faiss_call(name_, "search", [&] {
-      index_->search(nq, q.data_ptr<float>(), fetch, dist.data(), labels.data());
-    });
-    if (!exact || fetch >= size() || fetch <= k) break;
-    bool boundary_tie = false;
-    for (std::int64_t i = 0; i < nq && !boundary_tie; ++i)
-      boundary_tie = dist[i * fetch + k - 1] == dist[i * fetch + fetch - 1];
-    if (!boundary_tie) break;
+  while (!pending.empty()) {
+    const auto n = static_cast<std::int64_t>(pending.size());
+    batch.resize(static_cast<size_t>(n * dim_));
+    for (std::int64_t i = 0; i < n; ++i)
+      std::copy_n(qdata + pending[i] * dim_, dim_, batch.data() + i * dim_);
+    dist.assign(static_cast<size_t>(n * fetch), 0.f);
+    labels.assign(static_cast<size_t>(n * fetch), -1);
+    faiss_call(name_, "search", [&] { index_->search(n, batch.data(), fetch, dist.data(), labels.data()); });
+    std::vector<std::int64_t> again;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float* d = dist.data() + i * fetch;
+      const auto* l = labels.data() + i * fetch;
+      if (exact && fetch < size() && fetch > k) {
+        double norm = 0;
+        for (std::int64_t j = 0; j < dim_; ++j) norm += double(batch[i * dim_ + j]) * batch[i * dim_ + j];
+        double kth = faiss_dissimilarity(d[k - 1]), last = faiss_dissimilarity(d[fetch - 1]);
+        if (last <= kth + 1e-4 * (std::abs(kth) + norm + 1.0)) {
+          again.push_back(pending[i]);
+          continue;
+        }
+      }
+      found[pending[i]].assign(l, l + fetch);
+    }
+    pending.swap(again);
     fetch = std::min(size(), fetch * 2);
   }
+
   auto d_out = out.distances.accessor<float, 2>();
   auto i_out = out.ids.accessor<std::int64_t, 2>();
-  std::vector<std::int64_t> order(static_cast<size_t>(fetch));
+  std::vector<std::pair<float, std::int64_t>> scored;
+  std::vector<float> row(static_cast<size_t>(dim_));
   for (std::int64_t i = 0; i < nq; ++i) {
-    const float* d = dist.data() + i * fetch;
-    const auto* l = labels.data() + i * fetch;
-    auto dissimilarity = [&](std::int64_t j) {
-      return options_.metric == Metric::L2 ? d[j] : 1.0f - d[j];
-    };
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-      if (l[a] < 0 || l[b] < 0) return l[b] < 0 && l[a] >= 0;
-      float da = dissimilarity(a), db = dissimilarity(b);
-      return da != db ? da < db : l[a] < l[b];
-    });
-    for (std::int64_t j = 0; j < std::min(k, fetch); ++j) {
-      auto src = order[static_cast<size_t>(j)];
-      if (l[src] < 0) break;
-      d_out[i][j] = dissimilarity(src);
-      i_out[i][j] = l[src];
+    scored.clear();
+    for (auto id : found[i]) {
+      if (id < 0) continue;
+      faiss_call(name_, "reconstruct", [&] { index_->reconstruct(id, row.data()); });
+      scored.emplace_back(exact_dissimilarity(options_.metric, qdata + i * dim_, row.data(), dim_), id);
+    }
+    std::sort(scored.begin(), scored.end());
+    for (std::int64_t j = 0; j < std::min<std::int64_t>(k, static_cast<std::int64_t>(scored.size())); ++j) {
+      d_out[i][j] = scored[j].first;
+      i_out[i][j] = scored[j].second;
     }
   }
   return out;

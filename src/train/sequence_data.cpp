@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "data/random.h"
+#include "data/sharding.h"
 
 #include <algorithm>
 #include <numeric>
@@ -80,6 +81,36 @@ torch::Tensor SequenceSet::rows() const {
   for (size_t s = 0; s < begin.size(); ++s)
     parts.push_back(torch::arange(begin[s], begin[s] + count[s], torch::kInt64));
   return parts.empty() ? torch::empty({0}, torch::kInt64) : torch::cat(parts);
+}
+
+FoldShard shard_fold(const CorpusReader& reader, const FoldPlan& plan, int rank, int world) {
+  FoldShard shard;
+  shard.plan.name = plan.name;
+  shard.plan.fold = plan.fold;
+  std::vector<SequenceRun> mine;
+  for (auto* set : {&plan.train, &plan.valid, &plan.test})
+    for (const auto& s : shard_sequences(*set, rank, world)) mine.push_back(s);
+  std::sort(mine.begin(), mine.end(),
+            [](const SequenceRun& a, const SequenceRun& b) { return a.begin < b.begin; });
+  std::vector<RowRange> ranges;
+  for (const auto& s : mine) {
+    if (!ranges.empty() && ranges.back().end == s.begin)
+      ranges.back().end += s.count;
+    else
+      ranges.push_back(RowRange{s.begin, s.begin + s.count});
+  }
+  shard.rows = reader.read_rows(ranges);
+  // Global first row -> row of the shard's table.
+  auto local = [&](const SequenceRun& s) {
+    auto at = torch::searchsorted(shard.rows.row, torch::tensor({s.begin}, torch::kInt64));
+    SequenceRun out = s;
+    out.begin = at.item<std::int64_t>();
+    return out;
+  };
+  for (const auto& s : shard_sequences(plan.train, rank, world)) shard.plan.train.push_back(local(s));
+  for (const auto& s : shard_sequences(plan.valid, rank, world)) shard.plan.valid.push_back(local(s));
+  for (const auto& s : shard_sequences(plan.test, rank, world)) shard.plan.test.push_back(local(s));
+  return shard;
 }
 
 SequenceSet sequence_set(const std::vector<SequenceRun>& runs) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "data/corpus.h"
+#include "data/corpus_reader.h"
 #include "model/batch.h"
 
 #include <torch/torch.h>
@@ -29,6 +30,16 @@ struct FoldPlan {
 // `folds` selects folds (empty = all).
 std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<SequenceRun>& sequences,
                                  const std::string& protocol, const std::vector<std::int64_t>& folds);
+
+// One rank's part of a fold: its train, valid and test sequences (each set sharded
+// separately, whole sequences, balanced by rows, as in data/sharding.h) read from
+// the corpus, and the plan with every sequence re-based onto those rows, so
+// `rows.row[plan.train[i].begin]` is the global id of that sequence's first row.
+struct FoldShard {
+  CorpusRows rows;
+  FoldPlan plan;
+};
+FoldShard shard_fold(const CorpusReader& reader, const FoldPlan& plan, int rank, int world);
 
 // Utterances of a set of sequences, as row indices into a row table (features,
 // labels) held elsewhere, grouped by sequence.

@@ -41,11 +41,13 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.hardness.use_indirect = c.boolean("hardness.use_indirect_hardness");
   s.hardness.centered = c.boolean("hardness.centered");
   s.batch_normalization = c.string("hardness.normalization") == "batch";
+  s.hardness_per_sequence = c.boolean("hardness.per_sequence");
 
   s.retrieval = c.boolean("retrieval.enabled");
   s.curriculum.top_k = c.integer("retrieval.top_k");
   s.curriculum.k_min = c.integer("retrieval.k_min");
   s.curriculum.dynamic_k = c.boolean("retrieval.dynamic_k");
+  s.curriculum.query_batch = c.integer("retrieval.query_batch");
   const char* metric_keys[] = {"retrieval.metric_audio", "retrieval.metric_text",
                                "retrieval.metric_visual"};
   for (int m = 0; m < 3; ++m) {
@@ -82,9 +84,9 @@ std::string TrainSettings::teacher_key() const {
 }
 
 std::string TrainSettings::hardness_key() const {
-  return fmt::format("hardness:{}:{}:{}:{}:{}:{}:{}:{}", teacher_key(), hardness.alpha,
+  return fmt::format("hardness:{}:{}:{}:{}:{}:{}:{}:{}:{}", teacher_key(), hardness.alpha,
                      hardness.beta, hardness.gamma, hardness.use_direct, hardness.use_indirect,
-                     hardness.centered, batch_normalization);
+                     hardness.centered, batch_normalization, hardness_per_sequence);
 }
 
 std::string TrainSettings::curriculum_key() const {

@@ -35,6 +35,7 @@ struct TrainSettings {
 
   HardnessOptions hardness;
   bool batch_normalization = false;  // hardness.normalization = "batch"
+  bool hardness_per_sequence = true;  // hardness.per_sequence
   bool retrieval = true;             // retrieval.enabled
   CurriculumOptions curriculum;
   std::array<IndexOptions, 3> index;

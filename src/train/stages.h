@@ -5,6 +5,7 @@
 #pragma once
 
 #include "data/corpus.h"
+#include "dist/communicator.h"
 #include "model/teacher_net.h"
 #include "retrieval/curriculum.h"
 #include "train/report.h"
@@ -18,16 +19,29 @@
 namespace hardy {
 
 // What every stage of one fold sees.
+//
+// Single process: `corpus` is the whole corpus and row i of it is global id i.
+// Sharded (comm set): `corpus` holds this rank's rows only (shard_fold in
+// sequence_data.h) and `plan`'s sequences point into it; corpus.row maps a row of
+// the table to its global id. Stages that need other ranks' data use `comm`.
 struct FoldContext {
   const TrainSettings& settings;
-  const CorpusRows& corpus;  // the row table: every row of the corpus, row i = global id i
+  const CorpusRows& corpus;  // the row table
   const FoldPlan& plan;
   SequenceSet train, valid, test;
   std::string dir;  // this fold's run directory
+  std::shared_ptr<Communicator> comm;  // null: one process holds everything
 
-  FoldContext(const TrainSettings& s, const CorpusRows& rows, const FoldPlan& p, std::string d)
+  FoldContext(const TrainSettings& s, const CorpusRows& rows, const FoldPlan& p, std::string d,
+              std::shared_ptr<Communicator> c = nullptr)
       : settings(s), corpus(rows), plan(p), train(sequence_set(p.train)),
-        valid(sequence_set(p.valid)), test(sequence_set(p.test)), dir(std::move(d)) {}
+        valid(sequence_set(p.valid)), test(sequence_set(p.test)), dir(std::move(d)),
+        comm(std::move(c)) {}
+  bool sharded() const { return comm != nullptr; }
+  // Global ids of rows of the table.
+  torch::Tensor global_ids(const torch::Tensor& table_rows) const {
+    return corpus.row.index_select(0, table_rows);
+  }
 };
 
 // §0: refined features of every corpus row, one FeatureNet per modality trained on the
@@ -40,9 +54,11 @@ std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx);
 TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
                          const std::string& checkpoint);
 
-// Raw and unified hardness of every training utterance under each condition.
+// Raw and unified hardness of every training utterance (of this rank, when sharded)
+// under each condition. With hardness.normalization = "dataset" the min–max range
+// spans the training rows of all ranks.
 struct HardnessScores {
-  torch::Tensor rows;                            // int64 [n]: training rows (global ids)
+  torch::Tensor rows;                            // int64 [n]: training rows of the row table
   std::map<std::string, torch::Tensor> direct;   // per condition, float32 [n]: Hd
   std::map<std::string, torch::Tensor> indirect; // Hi
   std::map<std::string, torch::Tensor> unified;  // H (eq. 10)
@@ -50,7 +66,9 @@ struct HardnessScores {
 HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
                               const std::array<torch::Tensor, 3>& features);
 
-// §2 curricula, one per condition, over the fold's training rows.
+// §2 curricula, one per condition, over the fold's training rows. Queries and
+// supports are global ids. Sharded: a collective; the feature database is split
+// over the ranks and each rank gets the curricula of its own training rows.
 std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
                                                   const std::array<torch::Tensor, 3>& features,
                                                   const HardnessScores& hardness);

@@ -3,6 +3,7 @@
 #include "model/losses.h"
 #include "model/metrics.h"
 #include "model/student_net.h"
+#include "retrieval/sharded_retrieval.h"
 #include "train/loop.h"
 #include "train/run_dir.h"
 #include "train/stages.h"
@@ -78,14 +79,23 @@ std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
   const auto& s = ctx.settings;
   std::array<torch::Tensor, 3> train_features;
   for (int m = 0; m < 3; ++m) train_features[m] = features[m].index_select(0, hardness.rows);
-  LocalRetrieval backend(train_features, hardness.rows, s.index);
+  auto ids = ctx.global_ids(hardness.rows);
+  std::unique_ptr<RetrievalBackend> backend;
+  if (ctx.sharded())
+    backend = std::make_unique<ShardedRetrieval>(ctx.comm, train_features, ids, s.index);
+  else
+    backend = std::make_unique<LocalRetrieval>(train_features, ids, s.index);
   std::map<std::string, Curriculum> curricula;
   for (const auto& name : s.conditions) {
-    curricula[name] = build_curriculum(backend, train_features, hardness.rows,
-                                       hardness.unified.at(name), parse_condition(name), s.curriculum);
-    auto histogram = curriculum_size_histogram(curricula[name]);
+    curricula[name] = build_curriculum(*backend, train_features, ids, hardness.unified.at(name),
+                                       parse_condition(name), s.curriculum);
+    auto histogram = torch::tensor(curriculum_size_histogram(curricula[name]), torch::kInt64);
+    if (ctx.sharded()) ctx.comm->allreduce(histogram, ReduceOp::Sum)->wait();
     spdlog::info("{} | curriculum {} | {} queries, K_q histogram [{}]", ctx.plan.name, name,
-                 hardness.rows.numel(), fmt::join(histogram, ", "));
+                 histogram.sum().item<std::int64_t>(),
+                 fmt::join(std::vector<std::int64_t>(histogram.data_ptr<std::int64_t>(),
+                                                     histogram.data_ptr<std::int64_t>() + histogram.numel()),
+                           ", "));
   }
   return curricula;
 }

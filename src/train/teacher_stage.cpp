@@ -158,7 +158,9 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
     auto indirect = torch::zeros({scores.rows.numel()});
     auto unified = torch::zeros({scores.rows.numel()});
     HardnessRange whole;
-    for (const auto& ids : make_batches(natural, s.batch_size)) {
+    // Raw Hd and Hi of the real utterances of the sequences `ids`, and their
+    // positions in scores.rows.
+    auto score = [&](const std::vector<std::int64_t>& ids) {
       auto layout = batch_layout(ctx.train, ids);
       auto truth = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all);
       auto batch = apply_condition(truth, keep);
@@ -167,9 +169,26 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
       auto hd = per_utterance_reconstruction_error(out.reconstruction, tensors_to(truth.x, s.device),
                                                    batch.available.to(s.device), real);
       auto hi = indirect_hardness(out.mi, real);
-      auto at = position.index_select(0, layout.rows.masked_select(layout.real));
-      auto hd_real = hd.masked_select(real).cpu().to(torch::kFloat32);
-      auto hi_real = hi.masked_select(real).cpu().to(torch::kFloat32);
+      return std::make_tuple(position.index_select(0, layout.rows.masked_select(layout.real)),
+                             hd.masked_select(real).cpu().to(torch::kFloat32),
+                             hi.masked_select(real).cpu().to(torch::kFloat32));
+    };
+    for (const auto& ids : make_batches(natural, s.batch_size)) {
+      torch::Tensor at, hd_real, hi_real;
+      if (s.hardness_per_sequence) {  // one forward pass per sequence: batching-independent
+        std::vector<torch::Tensor> a, d, i;
+        for (auto id : ids) {
+          auto [pa, pd, pi] = score({id});
+          a.push_back(pa);
+          d.push_back(pd);
+          i.push_back(pi);
+        }
+        at = torch::cat(a);
+        hd_real = torch::cat(d);
+        hi_real = torch::cat(i);
+      } else {
+        std::tie(at, hd_real, hi_real) = score(ids);
+      }
       direct.index_put_({at}, hd_real);
       indirect.index_put_({at}, hi_real);
       if (s.batch_normalization) {  // the authors' scope: min/max of this batch
@@ -179,7 +198,14 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
       }
       whole.include(hd_real, hi_real);
     }
-    if (!s.batch_normalization) unified = unified_hardness(direct, indirect, whole, s.hardness);
+    if (!s.batch_normalization) {
+      if (ctx.sharded()) {  // the dataset's range: one max-allreduce over the ranks' ranges
+        auto t = whole.to_max_tensor();
+        ctx.comm->allreduce(t, ReduceOp::Max)->wait();
+        whole = HardnessRange::from_max_tensor(t);
+      }
+      unified = unified_hardness(direct, indirect, whole, s.hardness);
+    }
     scores.direct[name] = direct;
     scores.indirect[name] = indirect;
     scores.unified[name] = unified;

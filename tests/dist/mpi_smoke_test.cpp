@@ -2,6 +2,7 @@
 // communicator's collectives, and sharded corpus reads that together equal a
 // single-process read.
 #include "data/corpus_reader.h"
+#include "core/error.h"
 #include "dist/communicator.h"
 #include "dist/launch.h"
 #include "support/corpus_fixtures.h"
@@ -58,6 +59,44 @@ TEST(MpiCommunicator, AllgathervWithUnevenAndEmptyParts) {
   std::vector<torch::Tensor> want;
   for (int k = 0; k < comm->size(); ++k) want.push_back(torch::full({k, 2}, static_cast<float>(k)));
   EXPECT_TRUE(all.equal(torch::cat(want)));
+}
+
+TEST(MpiCommunicator, AlltoallvDeliversEachBlockToItsRank) {
+  auto comm = world();
+  const int r = comm->rank(), p = comm->size();
+  // Rank r sends (r + d) % 3 rows to rank d, each row = [r, d, i].
+  std::vector<std::int64_t> send;
+  std::vector<torch::Tensor> rows;
+  for (int d = 0; d < p; ++d) {
+    std::int64_t n = (r + d) % 3;
+    send.push_back(n);
+    for (std::int64_t i = 0; i < n; ++i) rows.push_back(torch::tensor({std::int64_t(r), std::int64_t(d), i}));
+  }
+  auto input = rows.empty() ? torch::empty({0, 3}, torch::kInt64) : torch::stack(rows);
+  std::vector<std::int64_t> received;
+  auto out = comm->alltoallv(input, send, &received);
+  std::vector<torch::Tensor> want;
+  for (int s = 0; s < p; ++s) {
+    std::int64_t n = (s + r) % 3;
+    EXPECT_EQ(received[static_cast<size_t>(s)], n);
+    for (std::int64_t i = 0; i < n; ++i) want.push_back(torch::tensor({std::int64_t(s), std::int64_t(r), i}));
+  }
+  auto expected = want.empty() ? torch::empty({0, 3}, torch::kInt64) : torch::stack(want);
+  EXPECT_TRUE(out.equal(expected));
+}
+
+TEST(MpiCommunicator, MismatchedRowShapesFailOnEveryRank) {
+  auto comm = world();
+  if (comm->size() < 2) GTEST_SKIP() << "needs two ranks";
+  // Rank 1 sends rows of 3 floats, everybody else rows of 2: every rank must throw
+  // (nobody may be left waiting), and the next collective must still work.
+  auto bad = torch::zeros({1, comm->rank() == 1 ? 3 : 2});
+  EXPECT_THROW(comm->allgatherv(bad), Error);
+  std::vector<std::int64_t> none(static_cast<size_t>(comm->size()), 0);
+  EXPECT_THROW(comm->alltoallv(torch::zeros({0, comm->rank() == 1 ? 3 : 2}), none, nullptr), Error);
+  auto t = torch::ones({1});
+  comm->allreduce(t, ReduceOp::Sum)->wait();
+  EXPECT_EQ(t.item<float>(), static_cast<float>(comm->size()));
 }
 
 TEST(ShardedRead, ShardsTogetherEqualTheSingleProcessRead) {

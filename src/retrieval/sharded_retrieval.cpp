@@ -1,0 +1,306 @@
+#include "retrieval/sharded_retrieval.h"
+
+#include "core/error.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace hardy {
+
+namespace {
+
+// Rows grouped by destination rank: `order` is a stable permutation putting the
+// rows of rank 0 first, then rank 1, ...; counts[r] rows go to rank r.
+struct Routing {
+  torch::Tensor order;
+  std::vector<std::int64_t> counts;
+};
+
+Routing route(const torch::Tensor& owner, int world) {
+  Routing r;
+  r.order = std::get<1>(owner.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+  auto counts = torch::bincount(owner, {}, world).to(torch::kInt64).contiguous();
+  r.counts.assign(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + world);
+  return r;
+}
+
+// Row offsets of consecutive blocks of `counts` rows.
+std::vector<std::int64_t> offsets(const std::vector<std::int64_t>& counts) {
+  std::vector<std::int64_t> out(counts.size() + 1, 0);
+  for (size_t i = 0; i < counts.size(); ++i) out[i + 1] = out[i] + counts[i];
+  return out;
+}
+
+// The inverse of a permutation applied to rows: out[order[i]] = rows[i].
+torch::Tensor unpermute(const torch::Tensor& rows, const torch::Tensor& order) {
+  auto out = torch::empty_like(rows);
+  if (rows.size(0) > 0) out.index_copy_(0, order, rows);
+  return out;
+}
+
+// Collective: throws on every rank when `error` is set on any, so no rank goes on
+// to a collective its peers will never join. The rank that failed gives its reason.
+void throw_if_any(Communicator& comm, const std::string& error) {
+  auto failed = torch::tensor({error.empty() ? 0 : 1}, torch::kInt32);
+  comm.allreduce(failed, ReduceOp::Max)->wait();
+  if (!error.empty()) HARDY_THROW_MSG("{}", error);
+  HARDY_THROW_IF_NOT_MSG(failed.item<int>() == 0,
+                         "sharded feature database: another rank failed (its log says why)");
+}
+
+// Runs `f`, turning its hardy::Error into a message for throw_if_any.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return {};
+}
+
+// One (distance, id) result list entry packed as 12 bytes, as DESIGN.md counts it.
+constexpr std::int64_t kResultBytes = sizeof(float) + sizeof(std::int64_t);
+
+}  // namespace
+
+ShardedRetrieval::ShardedRetrieval(std::shared_ptr<Communicator> comm,
+                                   const std::array<torch::Tensor, 3>& features,
+                                   const torch::Tensor& ids,
+                                   const std::array<IndexOptions, 3>& options)
+    : comm_(std::move(comm)) {
+  HARDY_THROW_IF_NOT_MSG(comm_, "a sharded feature database needs a communicator");
+  throw_if_any(*comm_, error_of([&] {
+                 for (int m = 0; m < 3; ++m)
+                   HARDY_THROW_IF_NOT_MSG(features[m].dim() == 2, "shard features must be [n, dim]");
+                 shard_ = std::make_unique<LocalRetrieval>(features, ids, options);
+               }));
+  for (int m = 0; m < 3; ++m) dims_[m] = features[m].size(1);
+  // Every rank must describe the same database: same dims, disjoint ids.
+  auto dims = comm_->allgatherv(torch::tensor({dims_[0], dims_[1], dims_[2]}).view({1, 3}));
+  for (int r = 0; r < comm_->size(); ++r)
+    HARDY_THROW_IF_NOT_MSG(dims[r].equal(dims[0]),
+                           "sharded feature database: rank {} has dims {}/{}/{} (audio/text/visual), "
+                           "rank 0 has {}/{}/{}; every rank must read the same corpus",
+                           r, dims[r][0].item<std::int64_t>(), dims[r][1].item<std::int64_t>(),
+                           dims[r][2].item<std::int64_t>(), dims[0][0].item<std::int64_t>(),
+                           dims[0][1].item<std::int64_t>(), dims[0][2].item<std::int64_t>());
+  auto my_ids = ids.to(torch::kInt64).contiguous();
+  auto all = comm_->allgatherv(my_ids);
+  auto owner = comm_->allgatherv(torch::full({my_ids.numel()}, comm_->rank(), torch::kInt64));
+  auto sorted = all.sort();
+  all_ids_ = std::get<0>(sorted).contiguous();
+  owner_of_ = owner.index_select(0, std::get<1>(sorted)).contiguous();
+  if (all_ids_.numel() > 1) {
+    auto same = all_ids_.slice(0, 1) == all_ids_.slice(0, 0, -1);
+    if (same.any().item<bool>()) {
+      auto at = same.nonzero()[0][0].item<std::int64_t>();
+      HARDY_THROW_MSG("sharded feature database: global id {} is held by rank {} and rank {}; each "
+                      "row must belong to exactly one rank",
+                      all_ids_[at].item<std::int64_t>(), owner_of_[at].item<std::int64_t>(),
+                      owner_of_[at + 1].item<std::int64_t>());
+    }
+  }
+}
+
+torch::Tensor ShardedRetrieval::owners(const torch::Tensor& ids) const {
+  auto wanted = ids.to(torch::kInt64).contiguous();
+  if (wanted.numel() == 0) return torch::empty({0}, torch::kInt64);
+  HARDY_THROW_IF_NOT_MSG(all_ids_.numel() > 0, "the sharded feature database is empty");
+  auto pos = torch::searchsorted(all_ids_, wanted).clamp_max(all_ids_.numel() - 1);
+  auto found = all_ids_.index_select(0, pos) == wanted;
+  if (!found.all().item<bool>()) {
+    auto at = (~found).nonzero()[0][0].item<std::int64_t>();
+    HARDY_THROW_MSG("global id {} is in no rank's shard of the feature database",
+                    wanted[at].item<std::int64_t>());
+  }
+  return owner_of_.index_select(0, pos);
+}
+
+std::int64_t ShardedRetrieval::rounds(std::int64_t local) {
+  auto t = torch::tensor({local}, torch::kInt64);
+  comm_->allreduce(t, ReduceOp::Max)->wait();
+  return t.item<std::int64_t>();
+}
+
+Neighbours ShardedRetrieval::search(int modality, const torch::Tensor& queries, std::int64_t k) {
+  static const char* names[] = {"audio", "text", "visual"};
+  HARDY_THROW_IF_NOT_MSG(modality >= 0 && modality < 3, "no modality {}", modality);
+  throw_if_any(*comm_, error_of([&] {
+                 HARDY_THROW_IF_NOT_MSG(k >= 1, "{} search: k must be >= 1, got {}", names[modality], k);
+                 HARDY_THROW_IF_NOT_MSG(queries.dim() == 2 && queries.size(1) == dims_[modality],
+                                        "{} search on rank {}: queries must be [Q, {}], got {} dims "
+                                        "of which the last is {} (wrong modality or feature dim?)",
+                                        names[modality], comm_->rank(), dims_[modality],
+                                        queries.dim(), queries.dim() ? queries.size(-1) : 0);
+               }));
+  const int world = comm_->size();
+  auto mine = queries.to(torch::kFloat32).contiguous();
+  const std::int64_t nq = mine.size(0);
+
+  // 1. every rank's queries to every rank.
+  auto counts_t = comm_->allgatherv(torch::tensor({nq}, torch::kInt64)).contiguous();
+  std::vector<std::int64_t> counts(counts_t.data_ptr<std::int64_t>(),
+                                   counts_t.data_ptr<std::int64_t>() + world);
+  auto all = comm_->allgatherv(mine);
+
+  // 2. top-k of all queries in this shard.
+  auto local = shard_->search(modality, all, k);
+  const std::int64_t total = all.size(0);
+  auto packed = torch::empty({total, k * kResultBytes}, torch::kUInt8);
+  {
+    auto* out = packed.data_ptr<std::uint8_t>();
+    const auto* dist = local.distances.contiguous().data_ptr<float>();
+    const auto* ids = local.ids.contiguous().data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < total; ++i) {
+      std::memcpy(out + i * k * kResultBytes, dist + i * k, sizeof(float) * k);
+      std::memcpy(out + i * k * kResultBytes + sizeof(float) * k, ids + i * k,
+                  sizeof(std::int64_t) * k);
+    }
+  }
+
+  // 3. results back to the queries' owners: rank r's queries are its block of `all`.
+  std::vector<std::int64_t> from;
+  auto received = comm_->alltoallv(packed, counts, &from).contiguous();
+
+  // 4. merge the P sorted lists of each query.
+  Neighbours out{torch::full({nq, k}, std::numeric_limits<float>::infinity()),
+                 torch::full({nq, k}, -1, torch::kInt64)};
+  auto* out_d = out.distances.data_ptr<float>();
+  auto* out_i = out.ids.data_ptr<std::int64_t>();
+  const auto* in = received.data_ptr<std::uint8_t>();
+  std::vector<std::int64_t> head(static_cast<size_t>(world));
+  auto entry = [&](int rank, std::int64_t query, std::int64_t j, float* d, std::int64_t* id) {
+    const auto* row = in + (static_cast<std::int64_t>(rank) * nq + query) * k * kResultBytes;
+    std::memcpy(d, row + sizeof(float) * j, sizeof(float));
+    std::memcpy(id, row + sizeof(float) * k + sizeof(std::int64_t) * j, sizeof(std::int64_t));
+  };
+  for (std::int64_t q = 0; q < nq; ++q) {
+    std::fill(head.begin(), head.end(), 0);
+    for (std::int64_t j = 0; j < k; ++j) {
+      int best = -1;
+      float best_d = 0;
+      std::int64_t best_id = -1;
+      for (int r = 0; r < world; ++r) {
+        if (head[r] >= k) continue;
+        float d;
+        std::int64_t id;
+        entry(r, q, head[r], &d, &id);
+        if (id < 0) continue;  // this shard has no more neighbours
+        if (best < 0 || d < best_d || (d == best_d && id < best_id)) {
+          best = r;
+          best_d = d;
+          best_id = id;
+        }
+      }
+      if (best < 0) break;
+      ++head[best];
+      out_d[q * k + j] = best_d;
+      out_i[q * k + j] = best_id;
+    }
+  }
+
+  traffic_.queries += nq;
+  traffic_.query_bytes += mine.numel() * 4 * (world - 1);
+  traffic_.result_bytes += (total - nq) * k * kResultBytes;
+  return out;
+}
+
+torch::Tensor ShardedRetrieval::integrated_distance(const std::array<torch::Tensor, 3>& query_features,
+                                                    const torch::Tensor& pair_query,
+                                                    const torch::Tensor& candidate_ids) {
+  const int world = comm_->size();
+  const int me = comm_->rank();
+  auto candidates = candidate_ids.to(torch::kInt64).contiguous();
+  auto pairs_of = pair_query.to(torch::kInt64).contiguous();
+  HARDY_THROW_IF_NOT_MSG(candidates.numel() == pairs_of.numel(),
+                         "integrated distance: {} candidates for {} pair queries", candidates.numel(),
+                         pairs_of.numel());
+  torch::Tensor owner;
+  throw_if_any(*comm_, error_of([&] { owner = owners(candidates); }));
+  auto routing = route(owner, world);
+  auto cand = candidates.index_select(0, routing.order);
+  auto pq = pairs_of.index_select(0, routing.order);
+
+  // Each destination gets the features of the distinct queries it needs once, and
+  // (query index within that block, candidate id) per pair.
+  auto pair_at = offsets(routing.counts);
+  std::vector<torch::Tensor> send_queries, send_pairs;
+  std::vector<std::int64_t> query_counts(static_cast<size_t>(world));
+  for (int r = 0; r < world; ++r) {
+    auto block = pq.slice(0, pair_at[r], pair_at[r + 1]);
+    auto unique = torch::_unique(block, /*sorted=*/true, /*return_inverse=*/true);
+    send_queries.push_back(std::get<0>(unique));
+    query_counts[static_cast<size_t>(r)] = std::get<0>(unique).numel();
+    send_pairs.push_back(torch::stack({std::get<1>(unique).to(torch::kInt64),
+                                       cand.slice(0, pair_at[r], pair_at[r + 1])},
+                                      1));
+  }
+  auto wanted = torch::cat(send_queries);
+  std::vector<torch::Tensor> parts;
+  for (int m = 0; m < 3; ++m)
+    parts.push_back(query_features[m].to(torch::kFloat32).index_select(0, wanted));
+  auto features_out = torch::cat(parts, 1);
+  auto pairs_out = torch::cat(send_pairs).view({-1, 2});
+
+  std::vector<std::int64_t> query_from, pairs_from;
+  auto features_in = comm_->alltoallv(features_out, query_counts, &query_from);
+  auto pairs_in = comm_->alltoallv(pairs_out, routing.counts, &pairs_from).contiguous();
+
+  // As the owner: the distances of every pair sent here.
+  auto query_at = offsets(query_from);
+  auto pair_in_at = offsets(pairs_from);
+  auto local_query = pairs_in.select(1, 0).clone();
+  for (int r = 0; r < world; ++r)
+    local_query.slice(0, pair_in_at[r], pair_in_at[r + 1]) += query_at[r];
+  std::array<torch::Tensor, 3> received;
+  std::int64_t column = 0;
+  for (int m = 0; m < 3; ++m) {
+    received[m] = features_in.slice(1, column, column + dims_[m]);
+    column += dims_[m];
+  }
+  auto answers = shard_->integrated_distance(received, local_query, pairs_in.select(1, 1).contiguous())
+                     .to(torch::kFloat32)
+                     .contiguous();
+  auto distances = comm_->alltoallv(answers, pairs_from, nullptr);
+
+  const std::int64_t row_bytes = 4 * (dims_[0] + dims_[1] + dims_[2]);
+  for (int r = 0; r < world; ++r) {
+    if (r == me) continue;
+    traffic_.distance_bytes += query_counts[r] * row_bytes + routing.counts[r] * 16 + pairs_from[r] * 4;
+  }
+  return unpermute(distances, routing.order);
+}
+
+std::array<torch::Tensor, 3> ShardedRetrieval::fetch_features(const torch::Tensor& ids) {
+  const int world = comm_->size();
+  const int me = comm_->rank();
+  auto wanted = ids.to(torch::kInt64).contiguous();
+  torch::Tensor owner;
+  throw_if_any(*comm_, error_of([&] { owner = owners(wanted); }));
+  auto routing = route(owner, world);
+  std::vector<std::int64_t> asked_by;
+  auto asked = comm_->alltoallv(wanted.index_select(0, routing.order), routing.counts, &asked_by);
+  auto found = shard_->features_of(asked);
+  std::vector<torch::Tensor> parts;
+  for (int m = 0; m < 3; ++m) parts.push_back(found[m].to(torch::kFloat32));
+  auto answers = comm_->alltoallv(torch::cat(parts, 1), asked_by, nullptr);
+  auto rows = unpermute(answers, routing.order);
+
+  const std::int64_t row_bytes = 4 * (dims_[0] + dims_[1] + dims_[2]);
+  for (int r = 0; r < world; ++r) {
+    if (r == me) continue;
+    traffic_.feature_bytes += routing.counts[r] * 8 + asked_by[r] * row_bytes;
+  }
+  std::array<torch::Tensor, 3> out;
+  std::int64_t column = 0;
+  for (int m = 0; m < 3; ++m) {
+    out[m] = rows.slice(1, column, column + dims_[m]).contiguous();
+    column += dims_[m];
+  }
+  return out;
+}
+
+}  // namespace hardy
