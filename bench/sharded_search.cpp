@@ -155,7 +155,7 @@ void run_search(Communicator& comm, std::shared_ptr<Communicator> shared, const 
         "| {} | {} | {} | {} | {} | {:.0f} | {} | {:.0f} / {:.0f} | {} | {:.1f} | {:.0f} |\n", p,
         a.index, a.rows, a.dim, a.k, qps,
         std::isnan(plain_qps) ? std::string("–") : fmt::format("{:.0f} ({:.2f}×)", plain_qps, qps / plain_qps),
-        bytes[0].item<double>() / a.queries, bytes[1].item<double>() / a.queries,
+        bytes[0].item<double>() / (a.queries * a.repeat), bytes[1].item<double>() / (a.queries * a.repeat),
         std::isnan(recall) ? std::string("–") : fmt::format("{:.3f}", recall), build,
         rss.max().item<double>());
   }
