@@ -68,6 +68,11 @@ const std::vector<Command>& commands() {
       {"config", "print the effective configuration as TOML (--reference: every key)", {}, false},
       {"version", "print the versions of hardy_dist and the libraries it was built with", {},
        false},
+      {"env",
+       "print, on every rank, where this process sits in the job (launcher, rank, local "
+       "rank, threads, device): a check for job scripts",
+       {},
+       false},
   };
   return table;
 }
@@ -152,6 +157,7 @@ int dispatch(const Command& command, const po::variables_map& vm, Context& ctx) 
   if (name == "inspect")
     return cmd_inspect(ctx, vm.count("shards") ? vm["shards"].as<std::int64_t>() : 0);
   if (name == "config") return cmd_config(ctx, vm.count("reference") > 0);
+  if (name == "env") return cmd_env(ctx);
   return cmd_version();
 }
 
@@ -217,9 +223,13 @@ int run_cli(int argc, char** argv) {
   }
 
   if (launch.distributed()) {
-    if (!command->uses_mpi && launch.rank != 0) return kExitOk;  // single-process command: rank 0 does it
+    // A single-process command runs on rank 0 only; `env` reports from every rank.
+    if (!command->uses_mpi && launch.rank != 0 && std::string(command->name) != "env") return kExitOk;
     if (command->uses_mpi) {
-      ctx.comm = mpi_world();
+      // One CUDA device per local rank when CUDA is usable (ignored by MPI).
+      const int devices = static_cast<int>(torch::cuda::device_count());
+      ctx.comm = make_communicator(ctx.config.string("dist.backend"),
+                                   devices > 0 ? launch.local_rank % devices : 0);
       ctx.comm->set_timeout_s(ctx.config.real("dist.timeout_s"));
     }
   }

@@ -5,12 +5,14 @@
 #include "data/corpus_reader.h"
 #include "data/synth.h"
 #include "data/validator.h"
+#include "dist/launch.h"
 #include "train/pipeline.h"
 
 #include <H5public.h>
 #include <faiss/Index.h>
 #include <mpi.h>
 #include <torch/version.h>
+#include <unistd.h>
 #ifdef HARDY_WITH_NCCL
 #include <nccl.h>
 #endif
@@ -218,6 +220,26 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
 
 int cmd_config(const Context& ctx, bool reference) {
   std::cout << (reference ? config_reference_markdown() : ctx.config.to_toml());
+  return kExitOk;
+}
+
+int cmd_env(const Context& ctx) {
+  auto launch = detect_launch();
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "unset");
+  };
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  const auto cuda = torch::cuda::device_count();
+  // One GPU per local rank when CUDA is usable (issue: devices and launch).
+  std::string device = cuda > 0 ? fmt::format("cuda:{}", launch.local_rank % cuda) : "cpu";
+  std::cout << fmt::format(
+      "rank {} of {} (local rank {} of {}) via {} on {}; device {}; training.threads {}; "
+      "OMP_NUM_THREADS {}; OPENBLAS_NUM_THREADS {}; dist.backend {}\n",
+      launch.rank, launch.world, launch.local_rank, launch.local_world, launch.launcher, host,
+      device, ctx.config.integer("training.threads"), env("OMP_NUM_THREADS"),
+      env("OPENBLAS_NUM_THREADS"), ctx.config.string("dist.backend"));
   return kExitOk;
 }
 

@@ -29,5 +29,6 @@ int cmd_validate(const Context& ctx);
 int cmd_inspect(const Context& ctx, std::int64_t plan_ranks);
 int cmd_config(const Context& ctx, bool reference);
 int cmd_version();
+int cmd_env(const Context& ctx);
 
 }  // namespace hardy::app

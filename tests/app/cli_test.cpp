@@ -48,9 +48,9 @@ std::string write_file(const std::string& name, const std::string& text) {
 TEST(Cli, HelpListsEveryCommand) {
   auto r = run("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* c : {"synth", "validate", "inspect", "config", "version"})
+  for (const char* c : {"synth", "validate", "inspect", "config", "version", "env"})
     EXPECT_THAT(r.output, HasSubstr(c));
-  for (const char* c : {"synth", "validate", "inspect", "config", "version"}) {
+  for (const char* c : {"synth", "validate", "inspect", "config", "version", "env"}) {
     auto h = run(std::string(c) + " --help");
     EXPECT_EQ(h.code, 0) << c;
     EXPECT_THAT(h.output, HasSubstr("--config")) << c;

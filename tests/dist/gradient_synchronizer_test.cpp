@@ -125,7 +125,9 @@ TEST(GradientSynchronizer, ParametersUsedOnSomeRanksOnly) {
   sync.synchronize();
   auto expected = b->weight.grad().clone();
   comm->broadcast(expected, 0)->wait();
-  if (comm->rank() == 0) EXPECT_TRUE(torch::allclose(b->weight.grad(), b_alone / comm->size()));
+  if (comm->rank() == 0) {
+    EXPECT_TRUE(torch::allclose(b->weight.grad(), b_alone / comm->size()));
+  }
   EXPECT_TRUE(b->weight.grad().equal(expected));
 }
 

@@ -99,6 +99,21 @@ TEST(MpiCommunicator, MismatchedRowShapesFailOnEveryRank) {
   EXPECT_EQ(t.item<float>(), static_cast<float>(comm->size()));
 }
 
+TEST(MakeCommunicator, ChoosesTheBackendOrSaysWhyNot) {
+  EXPECT_EQ(make_communicator("mpi", 0)->backend(), "mpi");
+  if (!torch::cuda::is_available()) {
+    // auto without CUDA falls back to MPI; nccl explains what is missing.
+    EXPECT_EQ(make_communicator("auto", 0)->backend(), "mpi");
+    try {
+      make_communicator("nccl", 0);
+      ADD_FAILURE() << "nccl without CUDA must fail";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("mpi"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(make_communicator("gloo", 0), Error);
+}
+
 TEST(ShardedRead, ShardsTogetherEqualTheSingleProcessRead) {
   auto comm = world();
   // Rank 0 writes the corpus under a name made unique by its pid, shared by broadcast

@@ -128,7 +128,9 @@ TEST(ShardedSearch, IntegratedDistancesAndFeaturesComeFromTheOwners) {
   auto fetched = sharded.fetch_features(candidates);
   auto expected = single.features_of(candidates);
   for (int m = 0; m < 3; ++m) EXPECT_TRUE(fetched[m].equal(expected[m])) << "modality " << m;
-  if (comm->size() > 1 && nq > 0) EXPECT_GT(sharded.traffic().feature_bytes, 0);
+  if (comm->size() > 1 && nq > 0) {
+    EXPECT_GT(sharded.traffic().feature_bytes, 0);
+  }
 }
 
 TEST(ShardedSearch, BadInputFailsOnEveryRankAndLeavesTheGroupUsable) {

@@ -91,7 +91,9 @@ void expect_same_curricula(const std::string& corpus, std::vector<std::string> e
   // Sharded: this rank's rows only.
   auto shard = shard_fold(reader, plans[0], comm->rank(), comm->size());
   FoldContext ctx(settings, shard.rows, shard.plan, dir, comm);
-  if (comm->size() > 1) EXPECT_LT(ctx.corpus.size(), all_rows.size());
+  if (comm->size() > 1) {
+    EXPECT_LT(ctx.corpus.size(), all_rows.size());
+  }
   auto features = refine_features(ctx);
   auto hardness = score_hardness(ctx, teacher, features);
   auto got = build_curricula(ctx, features, hardness);
