@@ -77,11 +77,8 @@ void print_shards(std::ostream& out, const CorpusReader& reader, int world) {
 }  // namespace
 
 int cmd_train(const Context& ctx) {
-  HARDY_THROW_IF_NOT_MSG(ctx.world() == 1,
-                         "train runs on one process for now ({} ranks were started); data-parallel "
-                         "training arrives with the distributed issues: run without mpirun",
-                         ctx.world());
-  auto results = run_pipeline(ctx.config);
+  auto results = run_pipeline(ctx.config, ctx.comm);
+  if (ctx.rank() != 0) return kExitOk;
   std::cout << results_markdown(results);
   spdlog::info("train: reports written to '{}/results.md', results.csv, results.json",
                ctx.config.string("output.dir"));

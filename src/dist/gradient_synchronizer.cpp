@@ -42,8 +42,12 @@ GradientSynchronizer::GradientSynchronizer(std::shared_ptr<Communicator> comm,
     b.flat = torch::empty({offset + p.numel()}, b.flat.options());
     bytes += static_cast<double>(p.numel() * p.element_size());
   }
-  // One more element per bucket counts the contributing ranks.
-  for (auto& b : buckets_) b.flat = torch::empty({b.flat.numel() + 1}, b.flat.options());
+  // Per bucket, after the gradients: one "gradient defined" flag per parameter and
+  // the number of contributing ranks.
+  for (auto& b : buckets_) {
+    b.elements = b.flat.numel();
+    b.flat = torch::empty({b.elements + static_cast<std::int64_t>(b.params.size()) + 1}, b.flat.options());
+  }
   reset_step();
 
   if (options_.overlap) {
@@ -73,6 +77,10 @@ void GradientSynchronizer::reset_step() {
   next_launch_ = 0;
 }
 
+void GradientSynchronizer::mark_defined(Bucket& b, std::size_t slot) {
+  b.flat[b.elements + static_cast<std::int64_t>(slot)] = 1;
+}
+
 void GradientSynchronizer::on_gradient(std::int64_t param, const torch::Tensor& grad) {
   auto i = static_cast<size_t>(param);
   auto& b = buckets_[static_cast<size_t>(bucket_of_[i])];
@@ -88,6 +96,7 @@ void GradientSynchronizer::on_gradient(std::int64_t param, const torch::Tensor& 
     return;
   }
   view.copy_(grad.reshape({-1}));
+  mark_defined(b, slot);
   filled_[i] = true;
   if (++b.ready == static_cast<std::int64_t>(b.params.size())) launch_ready();
 }
@@ -112,6 +121,7 @@ void GradientSynchronizer::synchronize(bool contributes) {
       auto i = static_cast<size_t>(b.params[s]);
       if (filled_[i]) continue;
       const auto& g = params_[i].grad();
+      if (g.defined()) mark_defined(b, s);  // consistent over ranks since the last step
       if (contributes && g.defined())
         b.flat.slice(0, b.offsets[s], b.offsets[s] + params_[i].numel()).copy_(g.reshape({-1}));
       filled_[i] = true;
@@ -121,11 +131,16 @@ void GradientSynchronizer::synchronize(bool contributes) {
   launch_ready();
   for (auto& b : buckets_) {
     b.work->wait();
-    const auto n = b.flat.numel() - 1;
-    auto contributors = b.flat[n].item<double>();
-    if (contributors > 0) b.flat.slice(0, 0, n).div_(contributors);
+    const auto n = b.elements;
+    auto contributors = b.flat[b.flat.numel() - 1].item<double>();
+    if (options_.average && contributors > 0) b.flat.slice(0, 0, n).div_(contributors);
+    auto defined = b.flat.slice(0, n, n + static_cast<std::int64_t>(b.params.size()))
+                       .to(torch::kCPU, torch::kFloat64)
+                       .contiguous();
+    const double* defined_on = defined.data_ptr<double>();
     for (size_t s = 0; s < b.params.size(); ++s) {
       auto& p = params_[static_cast<size_t>(b.params[s])];
+      if (defined_on[s] == 0) continue;  // undefined on every rank: stays undefined
       auto mean = b.flat.slice(0, b.offsets[s], b.offsets[s] + p.numel()).view(p.sizes());
       if (p.grad().defined())
         p.mutable_grad().copy_(mean);

@@ -12,6 +12,10 @@
 // synchronize(/*contributes=*/false). It sends zeros and is not counted, so the
 // gradient is the mean over the ranks that had a batch.
 //
+// A parameter's gradient stays undefined (so optimizers skip it, as they do in one
+// process) when it is undefined on every rank; it is defined on every rank as soon
+// as one rank has it. This keeps ranks in step when a stage leaves heads unused.
+//
 // Invariant: after the optimizer step, parameters are bit-identical on all ranks.
 // With checksum_every = N, every N-th synchronize compares an exact checksum of the
 // parameters across ranks and throws on every rank if they differ.
@@ -31,6 +35,9 @@ struct GradientSyncOptions {
   double bucket_mb = 25;
   bool overlap = true;
   std::int64_t checksum_every = 0;  // 0 = never
+  // true: gradients become the mean over the contributing ranks. false: the sum, for
+  // callers that weight each rank's loss by its share of the global batch.
+  bool average = true;
 };
 
 struct GradientSyncStats {
@@ -64,12 +71,14 @@ class GradientSynchronizer {
   struct Bucket {
     std::vector<std::int64_t> params;  // indices into params_
     std::vector<std::int64_t> offsets; // element offset of each parameter in `flat`
-    torch::Tensor flat;                // [elements + 1]: the last element counts contributors
+    std::int64_t elements = 0;         // gradient elements; then one flag per parameter
+    torch::Tensor flat;                // [elements + params + 1]: flags, then contributors
     std::int64_t ready = 0;
     std::shared_ptr<Work> work;
   };
 
   void on_gradient(std::int64_t param, const torch::Tensor& grad);
+  void mark_defined(Bucket& b, std::size_t slot);
   void launch_ready();
   void reset_step();
 

@@ -11,19 +11,9 @@ namespace hardy {
 
 namespace {
 
-// Rows grouped by destination rank: `order` is a stable permutation putting the
-// rows of rank 0 first, then rank 1, ...; counts[r] rows go to rank r.
-struct Routing {
-  torch::Tensor order;
-  std::vector<std::int64_t> counts;
-};
-
-Routing route(const torch::Tensor& owner, int world) {
-  Routing r;
-  r.order = std::get<1>(owner.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
-  auto counts = torch::bincount(owner, {}, world).to(torch::kInt64).contiguous();
-  r.counts.assign(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + world);
-  return r;
+// Collective error check with this class's wording.
+void throw_if_any(Communicator& comm, const std::string& error) {
+  hardy::throw_if_any(comm, error, "sharded feature database");
 }
 
 // Row offsets of consecutive blocks of `counts` rows.
@@ -31,34 +21,6 @@ std::vector<std::int64_t> offsets(const std::vector<std::int64_t>& counts) {
   std::vector<std::int64_t> out(counts.size() + 1, 0);
   for (size_t i = 0; i < counts.size(); ++i) out[i + 1] = out[i] + counts[i];
   return out;
-}
-
-// The inverse of a permutation applied to rows: out[order[i]] = rows[i].
-torch::Tensor unpermute(const torch::Tensor& rows, const torch::Tensor& order) {
-  auto out = torch::empty_like(rows);
-  if (rows.size(0) > 0) out.index_copy_(0, order, rows);
-  return out;
-}
-
-// Collective: throws on every rank when `error` is set on any, so no rank goes on
-// to a collective its peers will never join. The rank that failed gives its reason.
-void throw_if_any(Communicator& comm, const std::string& error) {
-  auto failed = torch::tensor({error.empty() ? 0 : 1}, torch::kInt32);
-  comm.allreduce(failed, ReduceOp::Max)->wait();
-  if (!error.empty()) HARDY_THROW_MSG("{}", error);
-  HARDY_THROW_IF_NOT_MSG(failed.item<int>() == 0,
-                         "sharded feature database: another rank failed (its log says why)");
-}
-
-// Runs `f`, turning its hardy::Error into a message for throw_if_any.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
 }
 
 // One (distance, id) result list entry packed as 12 bytes, as DESIGN.md counts it.
@@ -87,36 +49,11 @@ ShardedRetrieval::ShardedRetrieval(std::shared_ptr<Communicator> comm,
                            r, dims[r][0].item<std::int64_t>(), dims[r][1].item<std::int64_t>(),
                            dims[r][2].item<std::int64_t>(), dims[0][0].item<std::int64_t>(),
                            dims[0][1].item<std::int64_t>(), dims[0][2].item<std::int64_t>());
-  auto my_ids = ids.to(torch::kInt64).contiguous();
-  auto all = comm_->allgatherv(my_ids);
-  auto owner = comm_->allgatherv(torch::full({my_ids.numel()}, comm_->rank(), torch::kInt64));
-  auto sorted = all.sort();
-  all_ids_ = std::get<0>(sorted).contiguous();
-  owner_of_ = owner.index_select(0, std::get<1>(sorted)).contiguous();
-  if (all_ids_.numel() > 1) {
-    auto same = all_ids_.slice(0, 1) == all_ids_.slice(0, 0, -1);
-    if (same.any().item<bool>()) {
-      auto at = same.nonzero()[0][0].item<std::int64_t>();
-      HARDY_THROW_MSG("sharded feature database: global id {} is held by rank {} and rank {}; each "
-                      "row must belong to exactly one rank",
-                      all_ids_[at].item<std::int64_t>(), owner_of_[at].item<std::int64_t>(),
-                      owner_of_[at + 1].item<std::int64_t>());
-    }
-  }
+  directory_ = std::make_unique<RowExchange>(comm_, ids);
 }
 
 torch::Tensor ShardedRetrieval::owners(const torch::Tensor& ids) const {
-  auto wanted = ids.to(torch::kInt64).contiguous();
-  if (wanted.numel() == 0) return torch::empty({0}, torch::kInt64);
-  HARDY_THROW_IF_NOT_MSG(all_ids_.numel() > 0, "the sharded feature database is empty");
-  auto pos = torch::searchsorted(all_ids_, wanted).clamp_max(all_ids_.numel() - 1);
-  auto found = all_ids_.index_select(0, pos) == wanted;
-  if (!found.all().item<bool>()) {
-    auto at = (~found).nonzero()[0][0].item<std::int64_t>();
-    HARDY_THROW_MSG("global id {} is in no rank's shard of the feature database",
-                    wanted[at].item<std::int64_t>());
-  }
-  return owner_of_.index_select(0, pos);
+  return directory_->owners(ids);
 }
 
 std::int64_t ShardedRetrieval::rounds(std::int64_t local) {
@@ -275,25 +212,14 @@ torch::Tensor ShardedRetrieval::integrated_distance(const std::array<torch::Tens
 }
 
 std::array<torch::Tensor, 3> ShardedRetrieval::fetch_features(const torch::Tensor& ids) {
-  const int world = comm_->size();
-  const int me = comm_->rank();
-  auto wanted = ids.to(torch::kInt64).contiguous();
-  torch::Tensor owner;
-  throw_if_any(*comm_, error_of([&] { owner = owners(wanted); }));
-  auto routing = route(owner, world);
-  std::vector<std::int64_t> asked_by;
-  auto asked = comm_->alltoallv(wanted.index_select(0, routing.order), routing.counts, &asked_by);
-  auto found = shard_->features_of(asked);
-  std::vector<torch::Tensor> parts;
-  for (int m = 0; m < 3; ++m) parts.push_back(found[m].to(torch::kFloat32));
-  auto answers = comm_->alltoallv(torch::cat(parts, 1), asked_by, nullptr);
-  auto rows = unpermute(answers, routing.order);
-
-  const std::int64_t row_bytes = 4 * (dims_[0] + dims_[1] + dims_[2]);
-  for (int r = 0; r < world; ++r) {
-    if (r == me) continue;
-    traffic_.feature_bytes += routing.counts[r] * 8 + asked_by[r] * row_bytes;
-  }
+  auto rows = directory_->fetch_with(
+      [&](const torch::Tensor& asked) {
+        auto found = shard_->features_of(asked);
+        std::vector<torch::Tensor> parts;
+        for (int m = 0; m < 3; ++m) parts.push_back(found[m].to(torch::kFloat32));
+        return torch::cat(parts, 1);
+      },
+      ids, &traffic_.feature_bytes);
   std::array<torch::Tensor, 3> out;
   std::int64_t column = 0;
   for (int m = 0; m < 3; ++m) {

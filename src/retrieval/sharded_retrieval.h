@@ -17,6 +17,7 @@
 #pragma once
 
 #include "dist/communicator.h"
+#include "dist/row_exchange.h"
 #include "retrieval/curriculum.h"
 
 #include <array>
@@ -53,7 +54,7 @@ class ShardedRetrieval : public RetrievalBackend {
 
   // Rank holding each global id [n] (int64); throws for ids no rank holds.
   torch::Tensor owners(const torch::Tensor& ids) const;
-  std::int64_t total_rows() const { return all_ids_.numel(); }
+  std::int64_t total_rows() const { return directory_->total_rows(); }
   std::int64_t local_rows() const { return shard_->size(); }
   const RetrievalTraffic& traffic() const { return traffic_; }
 
@@ -61,8 +62,7 @@ class ShardedRetrieval : public RetrievalBackend {
   std::shared_ptr<Communicator> comm_;
   std::unique_ptr<LocalRetrieval> shard_;
   std::array<std::int64_t, 3> dims_{};
-  torch::Tensor all_ids_;    // int64 [N] every global id, ascending
-  torch::Tensor owner_of_;   // int64 [N] owner rank of all_ids_[i]
+  std::unique_ptr<RowExchange> directory_;  // who holds which global id
   RetrievalTraffic traffic_;
 };
 

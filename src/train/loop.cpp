@@ -7,6 +7,16 @@
 
 namespace hardy {
 
+namespace {
+std::map<std::string, StageTimes>& registry() {
+  static std::map<std::string, StageTimes> times;
+  return times;
+}
+}  // namespace
+
+StageTimes& stage_times(const std::string& stage) { return registry()[stage]; }
+const std::map<std::string, StageTimes>& all_stage_times() { return registry(); }
+
 void seed_epoch(std::uint64_t seed, std::uint64_t stream, std::int64_t epoch) {
   std::uint64_t mixed = seed * 0x9E3779B97F4A7C15ULL ^ (stream + 1) * 0xBF58476D1CE4E5B9ULL ^
                         static_cast<std::uint64_t>(epoch + 1) * 0x94D049BB133111EBULL;

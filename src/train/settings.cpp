@@ -42,6 +42,10 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.hardness.centered = c.boolean("hardness.centered");
   s.batch_normalization = c.string("hardness.normalization") == "batch";
   s.hardness_per_sequence = c.boolean("hardness.per_sequence");
+  s.sync.bucket_mb = c.real("dist.bucket_mb");
+  s.sync.overlap = c.boolean("dist.overlap");
+  s.sync.checksum_every = c.integer("dist.checksum_every");
+  s.sync.average = false;  // each rank's loss carries its share of the global batch
 
   s.retrieval = c.boolean("retrieval.enabled");
   s.curriculum.top_k = c.integer("retrieval.top_k");

@@ -3,6 +3,7 @@
 
 #include "core/config.h"
 #include "data/corpus.h"
+#include "dist/gradient_synchronizer.h"
 #include "model/options.h"
 #include "retrieval/curriculum.h"
 #include "retrieval/feature_index.h"
@@ -39,6 +40,8 @@ struct TrainSettings {
   bool retrieval = true;             // retrieval.enabled
   CurriculumOptions curriculum;
   std::array<IndexOptions, 3> index;
+
+  GradientSyncOptions sync;  // dist.bucket_mb, dist.overlap, dist.checksum_every (sum mode)
 
   std::vector<std::string> conditions;  // "a", "t", ..., as configured
   torch::Device device = torch::kCPU;

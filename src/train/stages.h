@@ -6,6 +6,7 @@
 
 #include "data/corpus.h"
 #include "dist/communicator.h"
+#include "model/feature_net.h"
 #include "model/teacher_net.h"
 #include "retrieval/curriculum.h"
 #include "train/report.h"
@@ -31,22 +32,32 @@ struct FoldContext {
   SequenceSet train, valid, test;
   std::string dir;  // this fold's run directory
   std::shared_ptr<Communicator> comm;  // null: one process holds everything
+  // The fold's training sequences over all ranks (the unsharded plan.train), and for
+  // each the index of that sequence in `train` when this rank holds it, else -1.
+  // Batches are drawn from the global list, so they do not depend on the rank count.
+  std::vector<SequenceRun> global_train;
+  std::vector<std::int64_t> train_local;
 
+  // `global`: the fold's unsharded training sequences; only needed when sharded
+  // (one process: plan.train itself).
   FoldContext(const TrainSettings& s, const CorpusRows& rows, const FoldPlan& p, std::string d,
-              std::shared_ptr<Communicator> c = nullptr)
-      : settings(s), corpus(rows), plan(p), train(sequence_set(p.train)),
-        valid(sequence_set(p.valid)), test(sequence_set(p.test)), dir(std::move(d)),
-        comm(std::move(c)) {}
+              std::shared_ptr<Communicator> c = nullptr, std::vector<SequenceRun> global = {});
   bool sharded() const { return comm != nullptr; }
+  int rank() const { return comm ? comm->rank() : 0; }
+  // Rank 0 writes checkpoints, artifacts and reports; every rank reads them.
+  bool writes_files() const { return rank() == 0; }
   // Global ids of rows of the table.
   torch::Tensor global_ids(const torch::Tensor& table_rows) const {
     return corpus.row.index_select(0, table_rows);
   }
 };
 
-// §0: refined features of every corpus row, one FeatureNet per modality trained on the
-// fold's train rows (raw features when training.finetune_features is off). Text
-// features are L2-normalised either way.
+// §0: one FeatureNet per modality trained on the fold's train rows (data-parallel
+// when sharded), and the refined features of every row of the table: the nets'
+// features, or the raw ones when `nets` is null. Text features are L2-normalised
+// either way. refine_features does both (raw when training.finetune_features is off).
+std::array<FeatureNet, 3> train_feature_nets(const FoldContext& ctx);
+std::array<torch::Tensor, 3> refined_features(const FoldContext& ctx, std::array<FeatureNet, 3>* nets);
 std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx);
 
 // §1 teacher training (stage 1 complete modalities, stage 2 condition inputs), one

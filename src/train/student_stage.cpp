@@ -3,7 +3,9 @@
 #include "model/losses.h"
 #include "model/metrics.h"
 #include "model/student_net.h"
+#include "dist/row_exchange.h"
 #include "retrieval/sharded_retrieval.h"
+#include "train/data_parallel.h"
 #include "train/loop.h"
 #include "train/run_dir.h"
 #include "train/stages.h"
@@ -39,14 +41,65 @@ std::pair<double, double> evaluate(StudentNet& net, const FoldContext& ctx,
                                     : logits.argmax(-1).masked_select(real));
     target.push_back(batch.label.masked_select(real));
   }
-  if (predicted.empty()) return {NAN, NAN};
-  auto p = torch::cat(predicted), t = torch::cat(target);
+  // Sharded: every rank's predictions, so the metrics are those of the whole set.
+  auto pairs = predicted.empty() ? torch::empty({0, 2}, torch::kFloat64)
+                                 : torch::stack({torch::cat(predicted).to(torch::kFloat64),
+                                                 torch::cat(target).to(torch::kFloat64)}, 1);
+  pairs = gather_rows(ctx, pairs);
+  if (pairs.size(0) == 0) return {NAN, NAN};
+  auto p = pairs.select(1, 0).contiguous(), t = pairs.select(1, 1).contiguous();
+  if (!s.sentiment) {
+    p = p.to(torch::kInt64);
+    t = t.to(torch::kInt64);
+  } else {
+    p = p.to(torch::kFloat32);
+    t = t.to(torch::kFloat32);
+  }
   if (s.sentiment) {
     auto m = sentiment_metrics(p, t);
     return {m.accuracy, m.weighted_f1};
   }
   auto m = classification_metrics(p, t, s.classes);
   return {m.wa, m.ua};
+}
+
+// Features and labels stage 2 reads, and each row's supports as rows of them.
+struct SupportTable {
+  std::array<torch::Tensor, 3> features;
+  torch::Tensor labels;
+  torch::Tensor support_rows;  // int64 [table rows, K]: rows of `features`, -1 past K_q
+};
+
+// One process: supports are rows of the table itself. Sharded: the supports' features
+// and labels come from the ranks that hold them (one exchange, before training) and
+// are appended to this rank's rows; no rank holds more than its rows and their
+// supports.
+SupportTable support_table(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
+                           const Curriculum& curriculum) {
+  SupportTable t{features, ctx.corpus.label,
+                 torch::full({ctx.corpus.size(), curriculum.top_k()}, -1, torch::kInt64)};
+  if (!ctx.sharded()) {
+    t.support_rows.index_put_({curriculum.query}, curriculum.support);
+    return t;
+  }
+  RowExchange rows(ctx.comm, ctx.corpus.row);
+  auto valid = curriculum.support >= 0;
+  auto wanted = std::get<0>(torch::_unique(curriculum.support.masked_select(valid), /*sorted=*/true));
+  auto fetched_features = rows.fetch(torch::cat({features[0], features[1], features[2]}, 1), wanted);
+  auto fetched_labels = rows.fetch(ctx.corpus.label, wanted);
+  std::int64_t column = 0;
+  const auto n = ctx.corpus.size();
+  for (int m = 0; m < 3; ++m) {
+    auto d = features[m].size(1);
+    t.features[m] = torch::cat({features[m], fetched_features.slice(1, column, column + d)});
+    column += d;
+  }
+  t.labels = torch::cat({ctx.corpus.label, fetched_labels});
+  // Support global id -> its row in the extended table.
+  auto at = torch::searchsorted(wanted, curriculum.support.clamp_min(0)) + n;
+  auto local_queries = rows.local_positions(curriculum.query);
+  t.support_rows.index_put_({local_queries}, torch::where(valid, at, torch::full_like(at, -1)));
+  return t;
 }
 
 }  // namespace
@@ -119,58 +172,67 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     if (start > 0 && start < s.student_epochs)
       spdlog::info("{} | student {} | resuming after epoch {}", ctx.plan.name, condition, start);
   }
-  // support_rows[row] = the row's supports (-1 past K_q); rows outside training: -1.
-  torch::Tensor support_rows;
-  std::int64_t views = 1;
-  if (curriculum) {
-    views = curriculum->top_k() + 1;
-    support_rows = torch::full({ctx.corpus.size(), curriculum->top_k()}, -1, torch::kInt64);
-    support_rows.index_put_({curriculum->query}, curriculum->support);
-  }
+  require_same_on_all_ranks(ctx, start, "the epoch to resume the student from");
+
+  auto& times = stage_times("student");
+  DataParallel parallel(ctx, net->parameters(), times);
+  // The rows stage 2 reads: this rank's table, then (sharded) the supports other
+  // ranks hold. support_rows[row] = the row's supports (-1 past K_q).
+  SupportTable table = curriculum ? timed(times.exchange_s, [&] { return support_table(ctx, features, *curriculum); })
+                                  : SupportTable{features, ctx.corpus.label, {}};
+  const std::int64_t views = curriculum ? curriculum->top_k() + 1 : 1;
+  const auto& support_rows = table.support_rows;
   EpochLog log(fmt::format("{} | student {}", ctx.plan.name, condition), s.student_epochs, start);
   for (std::int64_t epoch = start; epoch < s.student_epochs; ++epoch) {
     seed_epoch(s.seed, kStudentStream, epoch);
     net->train();
     const bool stage1 = epoch < s.student_stage1_epochs;
-    double total = 0;
-    std::int64_t steps = 0;
-    auto step = [&](const torch::Tensor& loss) {
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      total += loss.item<double>();
-      ++steps;
-    };
-    for (const auto& ids : make_batches(epoch_order(ctx.train.sequences(), s.seed + 7, epoch), s.batch_size)) {
-      auto layout = batch_layout(ctx.train, ids);
+    for (const auto& share : sequence_batches(ctx, s.seed + 7, epoch, s.batch_size)) {
+      if (share.empty()) {  // this rank holds none of the batch: join every step of it
+        for (std::int64_t j = 0; j < (stage1 || s.merge_views ? 1 : views); ++j) parallel.step(optimizer, {});
+        continue;
+      }
+      auto layout = timed(times.data_s, [&] { return batch_layout(ctx.train, share.local); });
       auto real = layout.real.to(s.device);
       if (stage1) {  // pre-training on complete modalities: every modality head
-        auto batch = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, kAll);
-        auto out = net->forward(batch_to(batch, s.device));
-        auto label = batch.label.to(s.device);
-        auto loss = task_loss(out.modality_logits[0], label, real, s.sentiment);
-        for (int m = 1; m < 3; ++m) loss = loss + task_loss(out.modality_logits[m], label, real, s.sentiment);
-        step(loss);
+        auto batch = timed(times.data_s, [&] {
+          return batch_to(gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, kAll), s.device);
+        });
+        auto loss = timed(times.compute_s, [&] {
+          auto out = net->forward(batch);
+          auto l = task_loss(out.modality_logits[0], batch.label, real, s.sentiment);
+          for (int m = 1; m < 3; ++m) l = l + task_loss(out.modality_logits[m], batch.label, real, s.sentiment);
+          return l * share.share();
+        });
+        parallel.step(optimizer, loss);
         continue;
       }
       // Curriculum: view 0 = the batch itself, view j = every utterance's j-th support.
       torch::Tensor merged;
       for (std::int64_t j = 0; j < views; ++j) {
-        auto rows = j == 0 ? layout.rows : view_rows(layout.rows, layout.real, support_rows, j);
-        auto label_rows = s.support_label_own ? rows : layout.rows;
-        auto truth = gather_batch(features, ctx.corpus.label, rows, label_rows, layout.real, kAll);
-        auto view = apply_condition(truth, keep);
-        auto out = net->forward(batch_to(view, s.device));
-        auto loss = task_loss(out.joint_logits, view.label.to(s.device), real, s.sentiment) +
-                    reconstruction_loss(out.reconstruction, tensors_to(truth.x, s.device),
-                                        view.available.to(s.device), real);
+        SequenceBatch truth, view;
+        timed(times.data_s, [&] {
+          auto rows = j == 0 ? layout.rows : view_rows(layout.rows, layout.real, support_rows, j);
+          auto label_rows = s.support_label_own ? rows : layout.rows;
+          truth = gather_batch(table.features, table.labels, rows, label_rows, layout.real, kAll);
+          view = batch_to(apply_condition(truth, keep), s.device);
+          truth.x = tensors_to(truth.x, s.device);
+          return 0;
+        });
+        auto loss = timed(times.compute_s, [&] {
+          auto out = net->forward(view);
+          return (task_loss(out.joint_logits, view.label, real, s.sentiment) +
+                  reconstruction_loss(out.reconstruction, truth.x, view.available, real)) *
+                 share.share();
+        });
         if (s.merge_views)
           merged = merged.defined() ? merged + loss : loss;
         else
-          step(loss);
+          parallel.step(optimizer, loss);
       }
-      if (s.merge_views) step(merged / static_cast<double>(views));
+      if (s.merge_views) parallel.step(optimizer, merged / static_cast<double>(views));
     }
+    const double loss = parallel.epoch_loss();
     std::string extra;
     if (!stage1 || epoch + 1 == s.student_epochs) {
       auto [vp, vs] = evaluate(net, ctx, features, ctx.valid, keep);
@@ -180,10 +242,9 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     }
     CheckpointState state{epoch + 1, {}};
     state.extra["history"] = scores_to_tensor(history);
-    save_checkpoint(checkpoint, *net, optimizer, state);
-    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, curriculum",
-                   total / std::max<std::int64_t>(steps, 1),
-                   ctx.train.utterances() * (stage1 ? 1 : views), extra);
+    if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
+    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, curriculum", loss,
+                   train_utterances(ctx) * (stage1 ? 1 : views), extra);
   }
   if (history.empty()) {  // zero epochs configured: evaluate the untrained network
     auto [vp, vs] = evaluate(net, ctx, features, ctx.valid, keep);

@@ -3,6 +3,7 @@
 #include "data/random.h"
 #include "model/feature_net.h"
 #include "model/losses.h"
+#include "train/data_parallel.h"
 #include "train/loop.h"
 #include "train/run_dir.h"
 #include "train/stages.h"
@@ -28,12 +29,15 @@ torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& l
   return torch::nn::functional::cross_entropy(logits, label);
 }
 
-torch::Tensor train_feature_net(const FoldContext& ctx, int m, const torch::Tensor& raw) {
+FeatureNet train_feature_net(const FoldContext& ctx, int m) {
   const auto& s = ctx.settings;
+  const auto& raw = ctx.corpus.features[m];
+  auto& times = stage_times("features");
   seed_epoch(s.seed, kFeatureStream + m, -1);
   FeatureNet net(raw.size(1), s.model.outputs);
   net->to(s.device);
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(s.finetune_lr));
+  DataParallel parallel(ctx, net->parameters(), times);
   auto rows = ctx.train.rows();
   auto x = raw.index_select(0, rows).to(s.device);
   auto y = ctx.corpus.label.index_select(0, rows).to(s.device);
@@ -42,41 +46,56 @@ torch::Tensor train_feature_net(const FoldContext& ctx, int m, const torch::Tens
   for (std::int64_t epoch = 0; epoch < s.finetune_epochs; ++epoch) {
     seed_epoch(s.seed, kFeatureStream + m, epoch);
     net->train();
-    auto order = torch::tensor(epoch_order(x.size(0), s.seed + m, epoch), torch::kInt64).to(s.device);
-    double total = 0;
-    std::int64_t steps = 0;
-    for (std::int64_t at = 0; at < x.size(0); at += kFeatureBatch) {
-      auto idx = order.slice(0, at, std::min(at + kFeatureBatch, x.size(0)));
-      auto loss = utterance_loss(net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
-                                 s.sentiment);
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      total += loss.item<double>();
-      ++steps;
+    for (const auto& batch : utterance_batches(ctx, s.seed + m, epoch, kFeatureBatch)) {
+      torch::Tensor loss;
+      if (!batch.empty()) {
+        auto idx = timed(times.data_s, [&] { return torch::tensor(batch.local, torch::kInt64).to(s.device); });
+        loss = timed(times.compute_s, [&] {
+          return utterance_loss(net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
+                                s.sentiment) * batch.share();
+        });
+      }
+      parallel.step(optimizer, loss);
     }
+    auto loss = parallel.epoch_loss();
     if (epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0)
-      log.epoch_done(epoch, "fine-tune", total / std::max<std::int64_t>(steps, 1), x.size(0));
+      log.epoch_done(epoch, "fine-tune", loss, train_utterances(ctx));
   }
-  net->eval();
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> parts;
-  for (std::int64_t at = 0; at < raw.size(0); at += 4096)
-    parts.push_back(net->forward(raw.slice(0, at, std::min(at + 4096, raw.size(0))).to(s.device)).feature.cpu());
-  return parts.empty() ? raw.clone() : torch::cat(parts);
+  return net;
 }
 
 }  // namespace
 
-std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx) {
+std::array<FeatureNet, 3> train_feature_nets(const FoldContext& ctx) {
+  return {train_feature_net(ctx, 0), train_feature_net(ctx, 1), train_feature_net(ctx, 2)};
+}
+
+std::array<torch::Tensor, 3> refined_features(const FoldContext& ctx, std::array<FeatureNet, 3>* nets) {
   std::array<torch::Tensor, 3> out;
   for (int m = 0; m < 3; ++m) {
     const auto& raw = ctx.corpus.features[m];
-    bool train = ctx.settings.finetune_features && ctx.settings.finetune_epochs > 0;
-    out[m] = train ? train_feature_net(ctx, m, raw) : raw.clone();
+    if (nets) {
+      auto& net = (*nets)[static_cast<size_t>(m)];
+      net->to(ctx.settings.device);
+      net->eval();
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> parts;
+      for (std::int64_t at = 0; at < raw.size(0); at += 4096)
+        parts.push_back(
+            net->forward(raw.slice(0, at, std::min(at + 4096, raw.size(0))).to(ctx.settings.device)).feature.cpu());
+      out[m] = parts.empty() ? torch::empty({0, raw.size(1)}) : torch::cat(parts);
+    } else {
+      out[m] = raw.clone();
+    }
     if (m == static_cast<int>(Modality::Text)) out[m] = normalise_rows(out[m]);
   }
   return out;
+}
+
+std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx) {
+  if (!ctx.settings.finetune_features || ctx.settings.finetune_epochs <= 0) return refined_features(ctx, nullptr);
+  auto nets = train_feature_nets(ctx);
+  return refined_features(ctx, &nets);
 }
 
 TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
@@ -93,6 +112,8 @@ TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor,
     if (start > 0 && start < s.teacher_epochs)
       spdlog::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
   }
+  require_same_on_all_ranks(ctx, start, "the epoch to resume the teacher from");
+
   // Stage 2 trains on missing-modality inputs: the complete condition is left out of
   // the draw (it has nothing to reconstruct) unless it is the only one configured.
   std::vector<std::array<bool, 3>> conditions;
@@ -100,39 +121,51 @@ TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor,
     if (c != "atv") conditions.push_back(parse_condition(c));
   if (conditions.empty()) conditions.push_back({true, true, true});
   const std::array<bool, 3> all{true, true, true};
+  auto& times = stage_times("teacher");
+  DataParallel parallel(ctx, net->parameters(), times);
   EpochLog log(fmt::format("{} | teacher", ctx.plan.name), s.teacher_epochs, start);
   for (std::int64_t epoch = start; epoch < s.teacher_epochs; ++epoch) {
     seed_epoch(s.seed, kTeacherStream, epoch);
     net->train();
     const bool stage1 = epoch < s.teacher_stage1_epochs;
     Random pick(s.seed, kConditionStream + static_cast<std::uint64_t>(epoch));
-    double total = 0;
-    std::int64_t steps = 0;
-    for (const auto& ids : make_batches(epoch_order(ctx.train.sequences(), s.seed, epoch), s.batch_size)) {
-      auto layout = batch_layout(ctx.train, ids);
+    for (const auto& share : sequence_batches(ctx, s.seed, epoch, s.batch_size)) {
+      // Drawn for every global batch on every rank, so all ranks agree on it.
       auto keep = stage1 ? all : conditions[static_cast<size_t>(pick.below(static_cast<std::int64_t>(conditions.size())))];
-      auto truth = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all);
-      auto batch = apply_condition(truth, keep);
-      auto out = net->forward(batch_to(batch, s.device));
-      auto truth_x = tensors_to(truth.x, s.device);
-      auto real = batch.real.to(s.device);
-      auto label = batch.label.to(s.device);
-      auto loss = reconstruction_loss(out.reconstruction, truth_x, batch.available.to(s.device), real);
-      if (stage1) {
-        for (int m = 0; m < 3; ++m) loss = loss + task_loss(out.modality_logits[m], label, real, s.sentiment);
-        loss = loss + s.lambda_mi * mi_loss(out.mi, real);
-      } else {
-        loss = loss + task_loss(out.joint_logits, label, real, s.sentiment);
+      torch::Tensor loss;
+      if (!share.empty()) {
+        SequenceBatch truth, batch, device_batch;
+        timed(times.data_s, [&] {
+          auto layout = batch_layout(ctx.train, share.local);
+          truth = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all);
+          batch = apply_condition(truth, keep);
+          device_batch = batch_to(batch, s.device);
+          truth.x = tensors_to(truth.x, s.device);
+          return 0;
+        });
+        loss = timed(times.compute_s, [&] {
+          auto out = net->forward(device_batch);
+          const auto& real = device_batch.real;
+          const auto& label = device_batch.label;
+          // Means over utterances carry this rank's share; L_MI is a sum.
+          auto mean_terms = reconstruction_loss(out.reconstruction, truth.x, device_batch.available, real);
+          torch::Tensor sum_terms;
+          if (stage1) {
+            for (int m = 0; m < 3; ++m) mean_terms = mean_terms + task_loss(out.modality_logits[m], label, real, s.sentiment);
+            sum_terms = s.lambda_mi * mi_loss(out.mi, real);
+          } else {
+            mean_terms = mean_terms + task_loss(out.joint_logits, label, real, s.sentiment);
+          }
+          auto weighted = mean_terms * share.share();
+          return sum_terms.defined() ? weighted + sum_terms : weighted;
+        });
       }
-      optimizer.zero_grad();
-      loss.backward();
-      optimizer.step();
-      total += loss.item<double>();
-      ++steps;
+      parallel.step(optimizer, loss);
     }
-    save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, {}});
-    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, conditions",
-                   total / std::max<std::int64_t>(steps, 1), ctx.train.utterances());
+    auto loss = parallel.epoch_loss();
+    if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, {}});
+    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, conditions", loss,
+                   train_utterances(ctx));
   }
   return net;
 }

@@ -131,6 +131,52 @@ TEST(GradientSynchronizer, ParametersUsedOnSomeRanksOnly) {
   EXPECT_TRUE(b->weight.grad().equal(expected));
 }
 
+// Sum mode, as the trainers use it: each rank weights its mean loss by its share of
+// the global batch (uneven shares, one rank with none), and the summed gradients
+// equal the whole batch's. A parameter no rank used keeps an undefined gradient on
+// every rank, so Adam skips it exactly as in one process.
+TEST(GradientSynchronizer, SumModeWithWeightedSharesMatchesOneProcess) {
+  auto comm = world();
+  const int r = comm->rank(), p = comm->size();
+  auto single = make_model();
+  auto model = make_model();
+  torch::nn::Linear unused_single(3, 3), unused(3, 3);
+  unused->weight.detach().copy_(unused_single->weight.detach());
+  unused->bias.detach().copy_(unused_single->bias.detach());
+  auto params_single = single->parameters(), params = model->parameters();
+  for (auto& t : unused_single->parameters()) params_single.push_back(t);
+  for (auto& t : unused->parameters()) params.push_back(t);
+  torch::optim::Adam single_opt(params_single, torch::optim::AdamOptions(0.01).weight_decay(0.1));
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(0.01).weight_decay(0.1));
+  GradientSyncOptions options;
+  options.average = false;
+  GradientSynchronizer sync(comm, params, options);
+  for (int step = 0; step < 4; ++step) {
+    auto [x, y] = global_batch(step);
+    single_opt.zero_grad();
+    torch::nn::functional::cross_entropy(single->forward(x), y).backward();
+    single_opt.step();
+    // Rank k of P takes a contiguous block; the last rank gets nothing when P > 1.
+    const int holders = std::max(1, p - 1);
+    const std::int64_t begin = r < holders ? 12 * r / holders : 12, end = r < holders ? 12 * (r + 1) / holders : 12;
+    opt.zero_grad();
+    if (end > begin) {
+      auto mine = torch::arange(begin, end, torch::kInt64);
+      auto share = static_cast<double>(end - begin) / 12.0;
+      (torch::nn::functional::cross_entropy(model->forward(x.index_select(0, mine)), y.index_select(0, mine)) * share)
+          .backward();
+    }
+    sync.synchronize(end > begin);
+    opt.step();
+  }
+  EXPECT_TRUE(torch::allclose(flat(*model), flat(*single), 1e-5, 1e-6))
+      << "max difference " << (flat(*model) - flat(*single)).abs().max().item<float>();
+  EXPECT_FALSE(unused->weight.grad().defined());
+  EXPECT_TRUE(unused->weight.equal(unused_single->weight));  // never stepped, as in one process
+  auto all = comm->allgatherv(flat(*model).unsqueeze(0));
+  for (int k = 1; k < p; ++k) EXPECT_TRUE(all[k].equal(all[0])) << "rank " << k;
+}
+
 TEST(GradientSynchronizer, DivergedParametersAreReportedOnEveryRank) {
   auto comm = world();
   if (comm->size() < 2) GTEST_SKIP() << "needs two ranks";

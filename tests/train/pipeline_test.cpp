@@ -64,8 +64,9 @@ TEST(Pipeline, EndToEndWritesEveryArtifactAndBeatsChance) {
     EXPECT_EQ(c.k_histogram.size(), 4u) << c.condition;
   }
   std::string f = out + "/fold0/";
-  for (const char* name : {"features.pt", "features.json", "teacher.pt", "teacher.json",
-                           "hardness.pt", "hardness.json", "curriculum.json"})
+  for (const char* name : {"feature_net_audio.pt", "feature_net_text.pt", "feature_net_visual.pt",
+                           "features.json", "teacher.pt", "teacher.json", "hardness.pt",
+                           "hardness.json", "curriculum.json", "../timings.json"})
     EXPECT_TRUE(fs::exists(f + name)) << name;
   for (const char* c : {"a", "t", "v", "at", "av", "tv", "atv"}) {
     EXPECT_TRUE(fs::exists(f + "curriculum_" + c + ".pt")) << c;

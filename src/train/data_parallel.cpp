@@ -1,0 +1,156 @@
+#include "train/data_parallel.h"
+
+#include "core/error.h"
+#include "data/sharding.h"
+
+#include <numeric>
+
+namespace hardy {
+
+FoldContext::FoldContext(const TrainSettings& s, const CorpusRows& rows, const FoldPlan& p,
+                         std::string d, std::shared_ptr<Communicator> c,
+                         std::vector<SequenceRun> global)
+    : settings(s), corpus(rows), plan(p), train(sequence_set(p.train)),
+      valid(sequence_set(p.valid)), test(sequence_set(p.test)), dir(std::move(d)),
+      comm(std::move(c)), global_train(std::move(global)) {
+  if (!comm || comm->size() == 1) {
+    if (global_train.empty()) global_train = plan.train;
+    train_local.resize(plan.train.size());
+    std::iota(train_local.begin(), train_local.end(), std::int64_t{0});
+    return;
+  }
+  if (global_train.empty()) return;  // sharded stages that draw no training batches
+  auto owner = shard_owners(global_train, comm->size());
+  std::int64_t next = 0;
+  for (auto o : owner) train_local.push_back(o == comm->rank() ? next++ : -1);
+  HARDY_THROW_IF_NOT_MSG(next == train.sequences(),
+                         "{}: rank {} holds {} training sequences, but the fold's plan gives it {}",
+                         plan.name, comm->rank(), train.sequences(), next);
+}
+
+namespace {
+
+void require_global_plan(const FoldContext& ctx) {
+  HARDY_THROW_IF_NOT_MSG(ctx.train_local.size() == ctx.global_train.size() && !ctx.global_train.empty(),
+                         "{}: a sharded fold context needs the fold's global training sequences "
+                         "to draw batches",
+                         ctx.plan.name);
+}
+
+}  // namespace
+
+std::int64_t train_utterances(const FoldContext& ctx) {
+  if (ctx.global_train.empty()) return ctx.train.utterances();
+  std::int64_t n = 0;
+  for (const auto& s : ctx.global_train) n += s.count;
+  return n;
+}
+
+std::vector<BatchShare> sequence_batches(const FoldContext& ctx, std::uint64_t seed,
+                                         std::int64_t epoch, std::int64_t batch_size) {
+  require_global_plan(ctx);
+  auto n = static_cast<std::int64_t>(ctx.global_train.size());
+  std::vector<BatchShare> out;
+  for (const auto& ids : make_batches(epoch_order(n, seed, epoch), batch_size)) {
+    BatchShare b;
+    for (auto g : ids) {
+      auto count = ctx.global_train[static_cast<size_t>(g)].count;
+      b.utterances += count;
+      auto local = ctx.train_local[static_cast<size_t>(g)];
+      if (local < 0) continue;
+      b.local.push_back(local);
+      b.local_utterances += count;
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::vector<BatchShare> utterance_batches(const FoldContext& ctx, std::uint64_t seed,
+                                          std::int64_t epoch, std::int64_t batch_size) {
+  require_global_plan(ctx);
+  // Global utterance position -> position in ctx.train.rows() (-1: another rank's).
+  std::vector<std::int64_t> local_of;
+  std::vector<std::int64_t> local_begin(ctx.train.begin.size() + 1, 0);
+  for (size_t s = 0; s < ctx.train.count.size(); ++s) local_begin[s + 1] = local_begin[s] + ctx.train.count[s];
+  for (size_t g = 0; g < ctx.global_train.size(); ++g) {
+    auto local = ctx.train_local[g];
+    for (std::int64_t t = 0; t < ctx.global_train[g].count; ++t)
+      local_of.push_back(local < 0 ? -1 : local_begin[static_cast<size_t>(local)] + t);
+  }
+  std::vector<BatchShare> out;
+  auto n = static_cast<std::int64_t>(local_of.size());
+  for (const auto& ids : make_batches(epoch_order(n, seed, epoch), batch_size)) {
+    BatchShare b;
+    b.utterances = static_cast<std::int64_t>(ids.size());
+    for (auto g : ids)
+      if (auto local = local_of[static_cast<size_t>(g)]; local >= 0) b.local.push_back(local);
+    b.local_utterances = static_cast<std::int64_t>(b.local.size());
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+DataParallel::DataParallel(const FoldContext& ctx, const std::vector<torch::Tensor>& parameters,
+                           StageTimes& times)
+    : ctx_(ctx), times_(times) {
+  if (ctx.sharded() && ctx.comm->size() > 1) {
+    sync_ = std::make_unique<GradientSynchronizer>(ctx.comm, parameters, ctx.settings.sync);
+    sync_->broadcast_parameters(0);
+  }
+}
+
+void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor& loss) {
+  HARDY_THROW_IF_NOT_MSG(loss.defined() || sync_,
+                         "a training step without a loss in a single-process run (empty batch)");
+  timed(times_.compute_s, [&] {
+    optimizer.zero_grad();
+    if (loss.defined()) {
+      loss.backward();
+      loss_sum_ += loss.item<double>();
+    }
+    return 0;
+  });
+  if (sync_) {
+    double before = sync_->stats().wait_seconds;
+    sync_->synchronize(loss.defined());
+    times_.grad_sync_s += sync_->stats().wait_seconds - before;
+  }
+  timed(times_.compute_s, [&] {
+    optimizer.step();
+    return 0;
+  });
+  ++steps_;
+  ++times_.steps;
+}
+
+double DataParallel::epoch_loss() {
+  double sum = loss_sum_;
+  if (sync_) {
+    auto t = torch::tensor({sum}, torch::kFloat64);
+    ctx_.comm->allreduce(t, ReduceOp::Sum)->wait();
+    sum = t.item<double>();
+  }
+  double mean = sum / static_cast<double>(std::max<std::int64_t>(steps_, 1));
+  loss_sum_ = 0;
+  steps_ = 0;
+  return mean;
+}
+
+void require_same_on_all_ranks(const FoldContext& ctx, std::int64_t value, const std::string& what) {
+  if (!ctx.sharded() || ctx.comm->size() == 1) return;
+  auto t = torch::tensor({value, -value}, torch::kInt64);
+  ctx.comm->allreduce(t, ReduceOp::Max)->wait();
+  const auto high = t[0].item<std::int64_t>(), low = -t[1].item<std::int64_t>();
+  HARDY_THROW_IF_NOT_MSG(high == low,
+                         "{}: the ranks disagree on {} (from {} to {}; this rank: {}). Every rank reads "
+                         "rank 0's checkpoints: put output.dir on a filesystem all ranks share",
+                         ctx.plan.name, what, low, high, value);
+}
+
+torch::Tensor gather_rows(const FoldContext& ctx, const torch::Tensor& rows) {
+  if (!ctx.sharded() || ctx.comm->size() == 1) return rows;
+  return ctx.comm->allgatherv(rows.contiguous());
+}
+
+}  // namespace hardy

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""The whole pipeline data-parallel: `mpirun -np P hardy_dist train` against one process.
+
+1. Equivalence. A tiny corpus (synthetic, one fold, three conditions) is trained at
+   P = 1, 2 and 3 with dropout 0. Stated tolerance (docs/data-parallel.md): every
+   metric of results.json within 0.02 absolute of P = 1, Spearman(H, planted) and
+   support-label agreement within 0.01, the K_q histograms equal, and every epoch
+   loss logged by rank 0 within 1e-3 relative. (With dropout the masks differ between
+   rank counts, so only the statistical agreement of the README's table holds.)
+2. Faults and resume. A P = 3 run loses rank 1 to kill -9 while the students train:
+   the job must end within dist.timeout_s with a non-zero status and a message
+   naming rank 1. Re-running with P = 2 (another rank count) must skip the finished
+   stages, resume the interrupted student from its last epoch checkpoint, and end
+   with the results of the uninterrupted P = 1 run, within the tolerance above.
+   A SIGSTOP of rank 1 (alive but silent) must end the job after dist.timeout_s, the
+   surviving ranks saying which collective waited.
+Environment: HARDY_DIST_BIN, MPIEXEC.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ["HARDY_DIST_BIN"]
+MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
+TIMEOUT_S = 8  # dist.timeout_s of the runs
+METRIC_TOL, DIAG_TOL, LOSS_RTOL = 0.02, 0.01, 1e-3
+
+CONFIG = """
+[data]
+corpus = "{dir}/corpus.h5"
+folds = [0]
+conditions = ["a", "tv", "atv"]
+
+[synth]
+out = "{dir}/corpus.h5"
+dialogues = 30
+min_length = 4
+max_length = 12
+classes = 4
+dims = [16, 24, 12]
+folds = 5
+seed = 7
+
+[model]
+hidden = 32
+depth = 1
+heads = 2
+ff_hidden = 64
+decoder_hidden = 64
+dropout = 0.0
+
+[training]
+finetune_epochs = 4
+teacher_epochs = 4
+teacher_stage1_epochs = 2
+student_epochs = {student_epochs}
+student_stage1_epochs = 2
+batch_size = 8
+lr = 1e-3
+threads = 1
+
+[dist]
+timeout_s = {timeout}
+checksum_every = 5
+"""
+
+
+def fail(message, output=""):
+    sys.exit(message + ("\n--- output ---\n" + output if output else ""))
+
+
+def command(np, config, out):
+    args = [BIN, "train", "--config", config, "--out", out]
+    if np == 1:
+        return args
+    return [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", str(np)] + args
+
+
+def train(np, config, out):
+    proc = subprocess.run(command(np, config, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=600)
+    if proc.returncode != 0:
+        fail("P = %d exited with %d" % (np, proc.returncode), proc.stdout)
+    return proc.stdout
+
+
+def numbers(x, path=""):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from numbers(v, path + "." + k)
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from numbers(v, "%s[%d]" % (path, i))
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield path, float(x)
+
+
+def losses(log):
+    """(what, epoch) -> loss, from rank 0's epoch lines."""
+    out = {}
+    for m in re.finditer(r"(fold \d+ \| [^|]+?) \| epoch (\d+)/\d+ \([^)]*\) \| loss ([0-9.eE+-]+)", log):
+        out[(m.group(1), int(m.group(2)))] = float(m.group(3))
+    return out
+
+
+def compare(reference, out, label, ref_log=None, log=None):
+    a = dict(numbers(json.load(open(os.path.join(reference, "results.json")))))
+    b = dict(numbers(json.load(open(os.path.join(out, "results.json")))))
+    if a.keys() != b.keys():
+        fail("%s: results.json differs in shape from P = 1" % label)
+    worst = 0.0
+    for key, va in a.items():
+        vb = b[key]
+        if va != va and vb != vb:  # both NaN
+            continue
+        if "k_histogram" in key or "epoch" in key.split(".")[-1]:
+            tol = 0
+        elif "spearman" in key or "agreement" in key:
+            tol = DIAG_TOL
+        else:
+            tol = METRIC_TOL
+        if not abs(va - vb) <= tol:
+            fail("%s: %s is %r, P = 1 gave %r (tolerance %g)" % (label, key, vb, va, tol))
+        worst = max(worst, abs(va - vb))
+    if log is not None:
+        la, lb = losses(ref_log), losses(log)
+        if not la or la.keys() != lb.keys():
+            fail("%s: the epoch loss lines differ from P = 1 (%d vs %d)" % (label, len(la), len(lb)), log)
+        for key, va in la.items():
+            if abs(va - lb[key]) > LOSS_RTOL * max(abs(va), 1e-6):
+                fail("%s: loss of %s epoch %d is %r, P = 1 gave %r" % (label, key[0], key[1], lb[key], va), log)
+    print("%s: results within tolerance of P = 1 (largest metric difference %.2g)" % (label, worst))
+
+
+def rank_pid(out, rank):
+    """PID of the hardy_dist process of `rank` writing to `out` (from /proc)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            environ = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"hardy_dist") and out.encode() in cmdline and \
+                ("OMPI_COMM_WORLD_RANK=%d" % rank).encode() in environ:
+            return int(pid)
+    return None
+
+
+def lose_rank_during_students(config, out, sig):
+    proc = subprocess.Popen(command(3, config, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "student a | epoch 3/" in line:
+            break
+    pid = rank_pid(out, 1)
+    if pid is None:
+        proc.kill()
+        fail("did not find rank 1 while the students trained", "".join(lines))
+    os.kill(pid, sig)
+    began = time.time()
+    try:
+        rest, _ = proc.communicate(timeout=TIMEOUT_S + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rest, _ = proc.communicate()
+        fail("the job still ran %d s after rank 1 was lost" % (TIMEOUT_S + 30), "".join(lines) + rest)
+    finally:
+        if sig != signal.SIGKILL:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    elapsed = time.time() - began
+    output = "".join(lines) + rest
+    print("%s of rank 1: the job ended %.1f s later with status %d" %
+          ("kill -9" if sig == signal.SIGKILL else "SIGSTOP", elapsed, proc.returncode))
+    if proc.returncode == 0:
+        fail("the job must fail when a rank is lost", output)
+    if elapsed > TIMEOUT_S + 10:
+        fail("the job took %.1f s to end (dist.timeout_s = %d)" % (elapsed, TIMEOUT_S), output)
+    if sig == signal.SIGKILL and "rank 1" not in output:
+        fail("the output must name the lost rank (rank 1)", output)
+    if sig != signal.SIGKILL and not ("dist.timeout_s" in output and "waited" in output):
+        fail("the surviving ranks must say that a collective timed out", output)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="hardy_dp_")
+    config = os.path.join(work, "tiny.toml")
+    with open(config, "w") as f:
+        f.write(CONFIG.format(dir=work, student_epochs=8, timeout=TIMEOUT_S))
+    subprocess.run([BIN, "synth", "--config", config], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+    reference = os.path.join(work, "np1")
+    ref_log = train(1, config, reference)
+    for np in (2, 3):
+        out = os.path.join(work, "np%d" % np)
+        log = train(np, config, out)
+        compare(reference, out, "P = %d" % np, ref_log, log)
+
+    killed = os.path.join(work, "killed")
+    lose_rank_during_students(config, killed, signal.SIGKILL)
+    log = train(2, config, killed)
+    if "student a | resuming after epoch" not in log:
+        fail("the re-run did not resume student a from its last checkpoint", log)
+    if "| teacher | epoch" in log or "| features (" in log:
+        fail("the re-run trained the teacher or the feature nets again (they had finished)", log)
+    compare(reference, killed, "killed at P = 3, resumed at P = 2")
+
+    # Alive but silent (the launcher cannot see it): the collectives time out.
+    lose_rank_during_students(config, os.path.join(work, "stopped"), signal.SIGSTOP)
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
