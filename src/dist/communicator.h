@@ -1,7 +1,7 @@
 // The process-group interface every distributed piece of hardy_dist talks to
 // (modelled on PyTorch c10d's ProcessGroup): collectives on tensors that return
 // work handles, so a caller can overlap communication with computation.
-// Backends: MPI (CPU tensors, here). NCCL joins with the data-parallel issue.
+// Backends: MPI (every tensor) and NCCL (CUDA tensors; nccl_communicator.cpp).
 //
 // No call waits forever: a collective whose peers stay silent for timeout_s()
 // seconds (dist.timeout_s) logs which operation stalled and aborts the whole job,
