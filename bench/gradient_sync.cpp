@@ -9,6 +9,7 @@
 // Per configuration (overlap off / on) it reports the mean step time split into
 // compute (forward + backward + optimizer) and the time spent inside synchronize().
 #include "dist/communicator.h"
+#include "dist/mpi_communicator.h"
 #include "dist/gradient_synchronizer.h"
 #include "model/losses.h"
 #include "model/student_net.h"

@@ -14,6 +14,7 @@
 // loop:       searches until `seconds` pass (for the kill test); prints each rank's
 //             pid first.
 #include "dist/communicator.h"
+#include "dist/mpi_communicator.h"
 #include "retrieval/sharded_retrieval.h"
 
 #include <faiss/IndexFlat.h>

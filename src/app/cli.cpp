@@ -6,7 +6,10 @@
 #include "app/commands.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "dist/device.h"
 #include "dist/launch.h"
+#include "dist/local_communicator.h"
+#include "dist/make_communicator.h"
 
 #include <boost/program_options.hpp>
 
@@ -205,7 +208,7 @@ int run_cli(int argc, char** argv) {
   }
 
   LaunchInfo launch;
-  Context ctx{Config::defaults(), nullptr};
+  Context ctx{Config::defaults(), local_world()};
   try {
     launch = detect_launch();
     // Flags are applied after --set so that an explicit flag wins.
@@ -222,25 +225,27 @@ int run_cli(int argc, char** argv) {
     return kExitError;
   }
 
-  if (launch.distributed()) {
-    // A single-process command runs on rank 0 only; `env` reports from every rank.
-    if (!command->uses_mpi && launch.rank != 0 && std::string(command->name) != "env") return kExitOk;
-    if (command->uses_mpi) {
-      // One CUDA device per local rank when CUDA is usable (ignored by MPI).
-      const int devices = static_cast<int>(torch::cuda::device_count());
-      ctx.comm = make_communicator(ctx.config.string("dist.backend"),
-                                   devices > 0 ? launch.local_rank % devices : 0);
-      ctx.comm->set_timeout_s(ctx.config.real("dist.timeout_s"));
-    }
-  }
+  // A single-process command runs on rank 0 only; `env` reports from every rank.
+  if (launch.distributed() && !command->uses_mpi && launch.rank != 0 &&
+      std::string(command->name) != "env")
+    return kExitOk;
   log::init(launch.rank, launch.world, ctx.config.string("output.log_level"),
             ctx.config.boolean("output.log_all_ranks"));
   try {
+    if (command->uses_mpi) {
+      // The rank's device first (one GPU per local rank), then its process group.
+      const auto device = select_rank_device(ctx.config.string("training.device"), launch);
+      if (launch.distributed()) {
+        ctx.comm = make_communicator(ctx.config.string("dist.backend"),
+                                     device.is_cuda() ? device.index() : 0);
+        ctx.comm->set_timeout_s(ctx.config.real("dist.timeout_s"));
+      }
+    }
     return dispatch(*command, vm, ctx);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     // The other ranks may be waiting in a collective for this one: end them all.
-    if (ctx.comm && ctx.world() > 1) ctx.comm->abort(kExitError);
+    if (ctx.world() > 1) ctx.comm->abort(kExitError);
     return kExitError;
   }
 }

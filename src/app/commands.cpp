@@ -1,10 +1,13 @@
 #include "app/commands.h"
 
+#include "app/threads.h"
+
 #include "core/error.h"
 #include "core/log.h"
 #include "data/corpus_reader.h"
 #include "data/synth.h"
 #include "data/validator.h"
+#include "dist/device.h"
 #include "dist/launch.h"
 #include "train/pipeline.h"
 
@@ -77,6 +80,7 @@ void print_shards(std::ostream& out, const CorpusReader& reader, int world) {
 }  // namespace
 
 int cmd_train(const Context& ctx) {
+  configure_threads(ctx.config.integer("training.threads"));
   auto results = run_pipeline(ctx.config, ctx.comm);
   if (ctx.rank() != 0) return kExitOk;
   std::cout << results_markdown(results);
@@ -228,9 +232,13 @@ int cmd_env(const Context& ctx) {
   };
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
-  const auto cuda = torch::cuda::device_count();
-  // One GPU per local rank when CUDA is usable (issue: devices and launch).
-  std::string device = cuda > 0 ? fmt::format("cuda:{}", launch.local_rank % cuda) : "cpu";
+  // Exactly what training uses (dist/device.h), or why it cannot.
+  std::string device;
+  try {
+    device = select_rank_device(ctx.config.string("training.device"), launch).str();
+  } catch (const Error& e) {
+    device = fmt::format("none ({})", e.what());
+  }
   std::cout << fmt::format(
       "rank {} of {} (local rank {} of {}) via {} on {}; device {}; training.threads {}; "
       "OMP_NUM_THREADS {}; OPENBLAS_NUM_THREADS {}; dist.backend {}\n",

@@ -18,9 +18,9 @@ constexpr int kExitError = 2;    // bad usage, bad config, unreadable input
 
 struct Context {
   Config config;
-  std::shared_ptr<Communicator> comm;  // null when not launched by mpirun/srun
-  int rank() const { return comm ? comm->rank() : 0; }
-  int world() const { return comm ? comm->size() : 1; }
+  std::shared_ptr<Communicator> comm;  // size 1 when not launched by mpirun/srun
+  int rank() const { return comm->rank(); }
+  int world() const { return comm->size(); }
 };
 
 int cmd_train(const Context& ctx);

@@ -97,6 +97,8 @@ const std::vector<KeySpec>& config_schema() {
     key_int ("retrieval.k_min", 1, 0, 1024, "K_min: fewest supports per sample, K_q = ⌊H·(K+1−K_min)+K_min⌋"),
     key_bool("retrieval.dynamic_k", true, "false gives every sample K supports (ablation \"w/o hardness\")"),
     key_str ("retrieval.index", "flat", {"flat", "ivf", "hnsw"}, "FAISS index: exact (flat) or approximate (ivf, hnsw)"),
+    key_str ("retrieval.device", "auto", {"auto", "cpu", "cuda"}, "where each rank searches its shard: auto = the training device"),
+    key_str ("retrieval.engine", "auto", {"auto", "faiss", "torch"}, "exact-search candidates from FAISS (CPU) or a LibTorch GEMM + top-k (any device); auto = torch on CUDA, else faiss; both give identical curricula"),
     key_str ("retrieval.metric_audio", "l2", {"l2", "ip"}, "audio distance: Euclidean (l2) or inner product (ip)"),
     key_str ("retrieval.metric_text", "ip", {"l2", "ip"}, "text distance (text features are L2-normalised, so ip = cosine)"),
     key_str ("retrieval.metric_visual", "l2", {"l2", "ip"}, "visual distance"),

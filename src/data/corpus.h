@@ -13,9 +13,7 @@ namespace hardy {
 
 enum class Modality : int { Audio = 0, Text = 1, Visual = 2 };
 constexpr int kNumModalities = 3;
-// Dataset names in the HDF5 file, indexed by Modality.
-constexpr std::array<const char*, kNumModalities> kModalityDatasets = {"audio", "text",
-                                                                      "visual"};
+// Dataset names in the HDF5 file: ModalitySet::standard() (core/modality.h).
 constexpr int kFormatVersion = 1;
 
 enum class Task { Classification, Sentiment };

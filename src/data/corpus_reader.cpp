@@ -1,6 +1,7 @@
 #include "data/corpus_reader.h"
 
 #include "core/error.h"
+#include "core/modality.h"
 
 #include <algorithm>
 #include <sstream>
@@ -92,9 +93,9 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
                          path, label_shape.size());
   meta_.rows = label_shape[0];
   for (int m = 0; m < kNumModalities; ++m) {
-    auto shape = require_rows(f, path, kModalityDatasets[m], meta_.rows, 2);
+    auto shape = require_rows(f, path, ModalitySet::standard().name(m), meta_.rows, 2);
     HARDY_THROW_IF_NOT_MSG(shape[1] >= 1, "corpus '{}': dataset '{}' has zero columns", path,
-                           kModalityDatasets[m]);
+                           ModalitySet::standard().name(m));
     meta_.dims[m] = shape[1];
   }
   require_rows(f, path, "sequence", meta_.rows, 1);
@@ -157,7 +158,7 @@ CorpusRows CorpusReader::read_rows(const std::vector<RowRange>& ranges,
   const auto& p = meta_.path;
   CorpusRows rows;
   for (int m = 0; with_features && m < kNumModalities; ++m)
-    rows.features[m] = read_ranges(f, p, kModalityDatasets[m], ranges, meta_.dims[m],
+    rows.features[m] = read_ranges(f, p, ModalitySet::standard().name(m), ranges, meta_.dims[m],
                                    torch::kFloat32, H5T_NATIVE_FLOAT, true);
   if (meta_.task == Task::Classification)
     rows.label = read_ranges(f, p, "label", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);

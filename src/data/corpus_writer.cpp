@@ -1,6 +1,7 @@
 #include "data/corpus_writer.h"
 
 #include "core/error.h"
+#include "core/modality.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -51,7 +52,7 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
                          "a corpus needs a split or a fold dataset");
   for (int m = 0; m < kNumModalities; ++m)
     HARDY_THROW_IF_NOT_MSG(spec.dims[m] >= 1, "feature dim of '{}' must be >= 1, got {}",
-                           kModalityDatasets[m], spec.dims[m]);
+                           ModalitySet::standard().name(m), spec.dims[m]);
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -76,7 +77,7 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
     };
   };
   for (int m = 0; m < kNumModalities; ++m)
-    add_column(kModalityDatasets[m], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.dims[m],
+    add_column(ModalitySet::standard().name(m), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.dims[m],
                [m](const CorpusBlock& b) {
                  return std::make_pair(static_cast<const void*>(b.features[m].data()),
                                        b.features[m].size());

@@ -1,6 +1,7 @@
 #include "data/synth.h"
 
 #include "core/error.h"
+#include "core/modality.h"
 #include "core/progress.h"
 #include "data/corpus_writer.h"
 #include "data/random.h"
@@ -149,7 +150,7 @@ void check_options(const SynthOptions& o) {
                          o.conflict_rate, o.noise_rate);
   for (int m = 0; m < kNumModalities; ++m)
     HARDY_THROW_IF_NOT_MSG(o.dims[m] >= 1, "synth dim of {} must be >= 1, got {}",
-                           kModalityDatasets[m], o.dims[m]);
+                           ModalitySet::standard().name(m), o.dims[m]);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "data/validator.h"
 
 #include "core/error.h"
+#include "core/modality.h"
 #include "core/progress.h"
 #include "data/corpus.h"
 #include "data/hdf5.h"
@@ -169,7 +170,7 @@ class Validator {
     auto position = open_checked("position", 1, H5T_INTEGER, true);
     std::array<h5::Handle, kNumModalities> features;
     for (int m = 0; m < kNumModalities; ++m)
-      features[m] = open_checked(kModalityDatasets[m], 2, H5T_FLOAT, true);
+      features[m] = open_checked(ModalitySet::standard().name(m), 2, H5T_FLOAT, true);
     auto split = open_checked("split", 1, H5T_INTEGER, false);
     auto fold = open_checked("fold", 1, H5T_INTEGER, false);
     auto speaker = open_checked("speaker", 1, H5T_INTEGER, false);
@@ -202,7 +203,7 @@ class Validator {
   }
 
   void check_features(int m, hid_t ds) {
-    const std::string name = kModalityDatasets[m];
+    const std::string name = ModalitySet::standard().name(m);
     auto shape = h5::dataset_shape(ds);
     const std::int64_t dim = shape[1];
     if (dim < 1) {

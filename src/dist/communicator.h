@@ -1,12 +1,20 @@
 // The process-group interface every distributed piece of hardy_dist talks to
 // (modelled on PyTorch c10d's ProcessGroup): collectives on tensors that return
 // work handles, so a caller can overlap communication with computation.
-// Backends: MPI (every tensor) and NCCL (CUDA tensors; nccl_communicator.cpp).
+// Backends: local (one process, no communication: local_communicator.h), MPI
+// (mpi_communicator.h) and NCCL (CUDA tensors; nccl_communicator.h); which one a
+// job uses is chosen at run time (make_communicator.h). One process is a world of
+// size 1, not a special case: callers never test for a missing communicator.
 //
 // No call waits forever: a collective whose peers stay silent for timeout_s()
-// seconds (dist.timeout_s) logs which operation stalled and aborts the whole job,
-// so a dead or hung rank never leaves the others hanging.
+// seconds (dist.timeout_s) logs which operation stalled and aborts the whole job
+// with kExitPeerLost (peer_timeout.h), so a dead or hung rank never leaves the
+// others hanging.
 #pragma once
+
+#include "dist/peer_timeout.h"
+#include "dist/reduce_op.h"
+#include "dist/work.h"
 
 #include <torch/torch.h>
 
@@ -16,19 +24,6 @@
 #include <vector>
 
 namespace hardy {
-
-enum class ReduceOp { Sum, Max, Min };
-
-// Exit status of a job aborted because a peer rank stopped answering.
-constexpr int kExitPeerLost = 3;
-
-// A collective in flight. wait() blocks until the result tensor may be read.
-class Work {
- public:
-  virtual ~Work() = default;
-  virtual void wait() = 0;
-  virtual bool completed() = 0;
-};
 
 class Communicator {
  public:
@@ -58,6 +53,9 @@ class Communicator {
   // cannot know about, so nobody hangs in a collective.
   [[noreturn]] virtual void abort(int exit_code) = 0;
 
+  // Rank 0 writes the run directory's files; the others read them.
+  bool is_root() const { return rank() == 0; }
+
   // Seconds a collective may wait for its peers before the job is aborted.
   double timeout_s() const { return timeout_s_; }
   void set_timeout_s(double seconds) { timeout_s_ = seconds; }
@@ -65,17 +63,5 @@ class Communicator {
  private:
   double timeout_s_ = 300;
 };
-
-// The MPI backend over MPI_COMM_WORLD. Initialises MPI on first use (MPI_Init_thread,
-// funneled) and finalises it at process exit.
-std::shared_ptr<Communicator> mpi_world();
-
-// The process group `dist.backend` asks for:
-//   "mpi"   every tensor over MPI;
-//   "nccl"  CUDA tensors over NCCL on CUDA device `device` (one communicator per
-//           process, its own stream; the ncclUniqueId is broadcast over MPI), CPU
-//           tensors over MPI. Needs a build with NCCL and a usable CUDA device;
-//   "auto"  nccl when both are there, else mpi.
-std::shared_ptr<Communicator> make_communicator(const std::string& backend, int device);
 
 }  // namespace hardy

@@ -1,6 +1,7 @@
 #include "dist/gradient_synchronizer.h"
 
 #include "core/error.h"
+#include "dist/bucket_assignment.h"
 
 #include <chrono>
 
@@ -15,38 +16,41 @@ GradientSynchronizer::GradientSynchronizer(std::shared_ptr<Communicator> comm,
                          options_.bucket_mb);
   for (auto& p : parameters)
     if (p.requires_grad()) params_.push_back(p);
+  // A world of one has nothing to exchange: gradients stay where backward put them.
+  if (comm_->size() == 1) return;
   bucket_of_.assign(params_.size(), -1);
   slot_of_.assign(params_.size(), -1);
   filled_.assign(params_.size(), false);
 
   // Reverse parameter order: backward produces the last layers' gradients first.
-  const double limit = options_.bucket_mb * 1e6;
-  double bytes = 0;
-  for (auto i = static_cast<std::int64_t>(params_.size()) - 1; i >= 0; --i) {
-    const auto& p = params_[static_cast<size_t>(i)];
+  // A flat buffer holds one dtype on one device; the key tells them apart.
+  std::vector<std::int64_t> bytes, keys;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& p = params_[i];
     HARDY_THROW_IF_NOT_MSG(p.is_floating_point(), "parameter {} is not floating point", i);
-    bool fresh = buckets_.empty() || bytes >= limit ||
-                 buckets_.back().flat.scalar_type() != p.scalar_type() ||
-                 buckets_.back().flat.device() != p.device();
-    if (fresh) {
-      buckets_.emplace_back();
-      buckets_.back().flat = torch::empty({0}, p.options().requires_grad(false));
-      bytes = 0;
+    bytes.push_back(p.numel() * p.element_size());
+    keys.push_back(static_cast<std::int64_t>(p.scalar_type()) * 65536 +
+                   (p.device().is_cuda() ? 1 + p.device().index() : 0));
+  }
+  const double limit = options_.bucket_mb * 1e6;
+  for (const auto& members : assign_buckets(bytes, keys, limit, limit)) {
+    auto& b = buckets_.emplace_back();
+    std::int64_t offset = 0;
+    for (auto i : members) {
+      bucket_of_[static_cast<size_t>(i)] = static_cast<std::int64_t>(buckets_.size()) - 1;
+      slot_of_[static_cast<size_t>(i)] = static_cast<std::int64_t>(b.params.size());
+      b.params.push_back(i);
+      b.offsets.push_back(offset);
+      offset += params_[static_cast<size_t>(i)].numel();
     }
-    auto& b = buckets_.back();
-    std::int64_t offset = b.offsets.empty() ? 0 : b.offsets.back() + params_[b.params.back()].numel();
-    bucket_of_[static_cast<size_t>(i)] = static_cast<std::int64_t>(buckets_.size()) - 1;
-    slot_of_[static_cast<size_t>(i)] = static_cast<std::int64_t>(b.params.size());
-    b.params.push_back(i);
-    b.offsets.push_back(offset);
-    b.flat = torch::empty({offset + p.numel()}, b.flat.options());
-    bytes += static_cast<double>(p.numel() * p.element_size());
+    b.elements = offset;
   }
   // Per bucket, after the gradients: one "gradient defined" flag per parameter and
   // the number of contributing ranks.
   for (auto& b : buckets_) {
-    b.elements = b.flat.numel();
-    b.flat = torch::empty({b.elements + static_cast<std::int64_t>(b.params.size()) + 1}, b.flat.options());
+    const auto& first = params_[static_cast<size_t>(b.params.front())];
+    b.flat = torch::empty({b.elements + static_cast<std::int64_t>(b.params.size()) + 1},
+                          first.options().requires_grad(false));
   }
   reset_step();
 
@@ -112,6 +116,13 @@ void GradientSynchronizer::launch_ready() {
 
 void GradientSynchronizer::synchronize(bool contributes) {
   const auto start = std::chrono::steady_clock::now();
+  if (comm_->size() == 1) {
+    if (!contributes)
+      for (auto& p : params_)
+        if (p.grad().defined()) p.mutable_grad().zero_();
+    ++stats_.steps;
+    return;
+  }
   for (auto& b : buckets_) {
     if (b.work) continue;  // already sent by the hooks
     if (!contributes) b.flat[b.flat.numel() - 1] = 0;
@@ -173,7 +184,7 @@ void GradientSynchronizer::check_parameters_identical() {
     auto bits = flat.element_size() == 8 ? flat.view(torch::kInt64)
                                          : flat.element_size() == 4 ? flat.view(torch::kInt32).to(torch::kInt64)
                                                                     : flat.view(torch::kInt16).to(torch::kInt64);
-    auto weights = torch::arange(bits.numel(), torch::kInt64).remainder(1009) + static_cast<std::int64_t>(i) + 1;
+    auto weights = torch::arange(bits.numel(), bits.options()).remainder(1009) + static_cast<std::int64_t>(i) + 1;
     checksum += (bits * weights).sum().item<std::int64_t>();
   }
   auto t = torch::tensor({checksum, -checksum}, torch::kInt64);

@@ -1,13 +1,13 @@
+#include "dist/mpi_communicator.h"
+
 #include "core/error.h"
-#include "dist/communicator.h"
+#include "dist/row_layout.h"
 
 #include <mpi.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 namespace hardy {
@@ -25,6 +25,21 @@ MPI_Datatype mpi_type(torch::ScalarType type) {
     case torch::kBool: return MPI_C_BOOL;
     default: HARDY_THROW_MSG("the MPI backend cannot move tensors of type {}", c10::toString(type));
   }
+}
+
+// Every MPI call goes through here. MPI is initialised with MPI_THREAD_SERIALIZED
+// (or better), which allows calls from any thread, one at a time: autograd's hooks
+// launch gradient allreduces from LibTorch's backward threads while the main thread
+// polls, and this lock makes them take turns.
+std::mutex& mpi_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+template <typename F>
+int serialized(F&& call) {
+  std::lock_guard<std::mutex> lock(mpi_mutex());
+  return call();
 }
 
 MPI_Op mpi_op(ReduceOp op) {
@@ -49,39 +64,56 @@ void check_tensor(const torch::Tensor& t, const char* what) {
                          "{}: the MPI backend needs a defined, contiguous CPU tensor", what);
 }
 
-// Completes `request`, polling so that a silent peer is noticed: after `timeout_s`
-// seconds the stall is logged (naming the operation) and the whole job aborted.
-// Polling backs off from spinning to 1 ms sleeps, which leaves the cores to the
-// other ranks when the machine is oversubscribed.
-void wait_or_abort(MPI_Request& request, const char* what, double timeout_s) {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  auto pause = std::chrono::microseconds(0);
-  for (int polls = 0;; ++polls) {
-    int flag = 0;
-    check_mpi(MPI_Test(&request, &flag, MPI_STATUS_IGNORE), what);
-    if (flag) return;
-    if (polls < 2000) {
-      std::this_thread::yield();
-      continue;
-    }
-    pause = std::min<std::chrono::microseconds>(std::chrono::microseconds(1000),
-                                                pause + std::chrono::microseconds(10));
-    std::this_thread::sleep_for(pause);
-    double waited = std::chrono::duration<double>(clock::now() - start).count();
-    if (waited > timeout_s) {
-      int rank = -1;
-      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-      spdlog::error(
-          "rank {}: MPI {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one of them "
-          "has died or hung (see the launcher's message for which). Aborting the job; re-run to "
-          "resume from the last checkpoint.",
-          rank, what, waited);
-      spdlog::default_logger()->flush();
-      MPI_Abort(MPI_COMM_WORLD, kExitPeerLost);
-      std::_Exit(kExitPeerLost);
-    }
+// A CUDA tensor's values in page-locked host memory: the MPI library is not assumed
+// to be CUDA-aware, so device tensors travel through the host. The copy waits for
+// the work queued on the current stream, so the values are final.
+torch::Tensor staged_on_host(const torch::Tensor& t) {
+  auto host = torch::empty(t.sizes(), t.options().device(torch::kCPU).pinned_memory(true));
+  host.copy_(t);
+  return host;
+}
+
+// An in-place collective on a staged CUDA tensor: waiting copies the result back.
+class StagedWork : public Work {
+ public:
+  StagedWork(std::shared_ptr<Work> inner, torch::Tensor host, torch::Tensor device)
+      : inner_(std::move(inner)), host_(std::move(host)), device_(std::move(device)) {}
+  void wait() override {
+    if (copied_) return;
+    inner_->wait();
+    device_.copy_(host_);
+    copied_ = true;
   }
+  // The host side has finished; wait() still has to copy the result back.
+  bool completed() override { return copied_ || inner_->completed(); }
+
+ private:
+  std::shared_ptr<Work> inner_;
+  torch::Tensor host_, device_;
+  bool copied_ = false;
+};
+
+int world_rank() {
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+[[noreturn]] void abort_world(int exit_code) {
+  spdlog::default_logger()->flush();
+  MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
+}
+
+// Completes `request`; a silent peer ends the job after `timeout_s` (peer_timeout.h).
+void wait_or_abort(MPI_Request& request, const char* what, double timeout_s) {
+  poll_or_abort(
+      [&] {
+        int flag = 0;
+        check_mpi(serialized([&] { return MPI_Test(&request, &flag, MPI_STATUS_IGNORE); }), what);
+        return flag != 0;
+      },
+      std::string("MPI ") + what, world_rank(), timeout_s, [] { abort_world(kExitPeerLost); });
 }
 
 class MpiWork : public Work {
@@ -96,7 +128,7 @@ class MpiWork : public Work {
   bool completed() override {
     if (done_) return true;
     int flag = 0;
-    check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "test");
+    check_mpi(serialized([&] { return MPI_Test(&request_, &flag, MPI_STATUS_IGNORE); }), "test");
     done_ = flag != 0;
     return done_;
   }
@@ -120,7 +152,12 @@ class MpiCommunicator : public Communicator {
     MPI_Initialized(&initialized);
     if (!initialized) {
       int provided = 0;
-      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "init");
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "init");
+      HARDY_THROW_IF_NOT_MSG(provided >= MPI_THREAD_SERIALIZED,
+                             "this MPI library provides thread level {} but hardy_dist needs "
+                             "MPI_THREAD_SERIALIZED ({}): gradient hooks call MPI from LibTorch's "
+                             "backward threads. Use an MPI built with thread support",
+                             provided, MPI_THREAD_SERIALIZED);
       std::atexit([] {
         int finalized = 0;
         MPI_Finalized(&finalized);
@@ -139,58 +176,60 @@ class MpiCommunicator : public Communicator {
 
   void barrier() override {
     MPI_Request request;
-    check_mpi(MPI_Ibarrier(MPI_COMM_WORLD, &request), "barrier");
+    check_mpi(serialized([&] { return MPI_Ibarrier(MPI_COMM_WORLD, &request); }), "barrier");
     wait_or_abort(request, "barrier", timeout_s());
   }
 
   std::shared_ptr<Work> broadcast(torch::Tensor& tensor, int root) override {
+    if (tensor.defined() && tensor.is_cuda()) {
+      auto host = staged_on_host(tensor);
+      return std::make_shared<StagedWork>(broadcast(host, root), host, tensor);
+    }
     check_tensor(tensor, "broadcast");
     HARDY_THROW_IF_NOT_MSG(root >= 0 && root < size_, "broadcast root {} outside {} ranks", root,
                            size_);
     MPI_Request request;
-    check_mpi(MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                         mpi_type(tensor.scalar_type()), root, MPI_COMM_WORLD, &request),
+    check_mpi(serialized([&] { return MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()),
+                         mpi_type(tensor.scalar_type()), root, MPI_COMM_WORLD, &request); }),
               "broadcast");
     return std::make_shared<MpiWork>(request, tensor, "broadcast", timeout_s());
   }
 
   std::shared_ptr<Work> allreduce(torch::Tensor& tensor, ReduceOp op) override {
+    if (tensor.defined() && tensor.is_cuda()) {
+      auto host = staged_on_host(tensor);
+      return std::make_shared<StagedWork>(allreduce(host, op), host, tensor);
+    }
     check_tensor(tensor, "allreduce");
     MPI_Request request;
-    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                             mpi_type(tensor.scalar_type()), mpi_op(op), MPI_COMM_WORLD, &request),
+    check_mpi(serialized([&] { return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
+                             mpi_type(tensor.scalar_type()), mpi_op(op), MPI_COMM_WORLD, &request); }),
               "allreduce");
     return std::make_shared<MpiWork>(request, tensor, "allreduce", timeout_s());
   }
 
   torch::Tensor allgatherv(const torch::Tensor& input) override {
+    if (input.defined() && input.is_cuda()) return allgatherv(input.cpu()).to(input.device());
     auto tensor = input.contiguous();
     check_tensor(tensor, "allgatherv");
-    HARDY_THROW_IF_NOT_MSG(tensor.dim() >= 1, "allgatherv needs a tensor with a row dimension");
-    std::int64_t per_row = 1;
-    for (int d = 1; d < tensor.dim(); ++d) per_row *= tensor.size(d);
-    // Agree on the trailing shape first: a mismatch would silently scramble rows.
-    check_row_shapes(tensor, per_row, "allgatherv");
-    std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
-    int my_count = static_cast<int>(tensor.size(0) * per_row);
-    MPI_Request request;
-    check_mpi(MPI_Iallgather(&my_count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD,
-                             &request),
-              "allgatherv (counts)");
-    wait_or_abort(request, "allgatherv (counts)", timeout_s());
+    // One allgather carries every rank's row count, row shape and dtype.
+    auto counts = agreed_row_counts(exchange_records(row_record(tensor, tensor.size(0), "allgatherv"),
+                                                     "allgatherv (counts)"),
+                                    "allgatherv");
+    const std::int64_t per_row = elements_per_row(tensor, "allgatherv");
+    std::vector<int> elements(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
     std::int64_t total = 0;
     for (int r = 0; r < size_; ++r) {
-      displs[static_cast<size_t>(r)] = static_cast<int>(total);
+      displs[static_cast<size_t>(r)] = checked_int_count(total * per_row, "allgatherv");
+      elements[static_cast<size_t>(r)] = checked_int_count(counts[static_cast<size_t>(r)] * per_row, "allgatherv");
       total += counts[static_cast<size_t>(r)];
     }
-    HARDY_THROW_IF_NOT_MSG(total < (std::int64_t{1} << 31),
-                           "allgatherv of {} elements exceeds MPI's int counts", total);
-    auto sizes = tensor.sizes().vec();
-    sizes[0] = per_row == 0 ? 0 : total / per_row;
-    auto out = torch::empty(sizes, tensor.options());
-    check_mpi(MPI_Iallgatherv(tensor.data_ptr(), my_count, mpi_type(tensor.scalar_type()),
-                              out.data_ptr(), counts.data(), displs.data(),
-                              mpi_type(tensor.scalar_type()), MPI_COMM_WORLD, &request),
+    checked_int_count(total * per_row, "allgatherv");
+    auto out = empty_rows_like(tensor, total);
+    MPI_Request request;
+    check_mpi(serialized([&] { return MPI_Iallgatherv(tensor.data_ptr(), elements[static_cast<size_t>(rank_)],
+                              mpi_type(tensor.scalar_type()), out.data_ptr(), elements.data(),
+                              displs.data(), mpi_type(tensor.scalar_type()), MPI_COMM_WORLD, &request); }),
               "allgatherv");
     wait_or_abort(request, "allgatherv", timeout_s());
     return out;
@@ -198,6 +237,8 @@ class MpiCommunicator : public Communicator {
 
   torch::Tensor alltoallv(const torch::Tensor& input, const std::vector<std::int64_t>& send_rows,
                           std::vector<std::int64_t>* recv_rows) override {
+    if (input.defined() && input.is_cuda())
+      return alltoallv(input.cpu(), send_rows, recv_rows).to(input.device());
     auto tensor = input.contiguous();
     check_tensor(tensor, "alltoallv");
     HARDY_THROW_IF_NOT_MSG(tensor.dim() >= 1, "alltoallv needs a tensor with a row dimension");
@@ -210,74 +251,66 @@ class MpiCommunicator : public Communicator {
     }
     HARDY_THROW_IF_NOT_MSG(sent == tensor.size(0), "alltoallv: send counts add up to {} rows, the tensor has {}",
                            sent, tensor.size(0));
-    std::int64_t per_row = 1;
-    for (int d = 1; d < tensor.dim(); ++d) per_row *= tensor.size(d);
-    check_row_shapes(tensor, per_row, "alltoallv");
-
+    const std::int64_t per_row = elements_per_row(tensor, "alltoallv");
+    // One alltoall carries, per destination, the row count with this rank's row
+    // shape and dtype, so the shape check needs no collective of its own.
     const auto p = static_cast<size_t>(size_);
-    std::vector<int> send_counts(p), send_displs(p), recv_counts(p), recv_displs(p);
-    std::int64_t offset = 0;
+    std::vector<std::int64_t> records;
     for (size_t r = 0; r < p; ++r) {
-      send_counts[r] = checked_count(send_rows[r] * per_row, "alltoallv");
-      send_displs[r] = checked_count(offset, "alltoallv");
-      offset += send_rows[r] * per_row;
+      auto record = row_record(tensor, send_rows[r], "alltoallv");
+      records.insert(records.end(), record.begin(), record.end());
     }
+    std::vector<std::int64_t> received(3 * p);
     MPI_Request request;
-    check_mpi(MPI_Ialltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT,
-                            MPI_COMM_WORLD, &request),
+    check_mpi(serialized([&] { return MPI_Ialltoall(records.data(), 3, MPI_INT64_T, received.data(), 3, MPI_INT64_T,
+                            MPI_COMM_WORLD, &request); }),
               "alltoallv (counts)");
     wait_or_abort(request, "alltoallv (counts)", timeout_s());
-    std::int64_t total = 0;
+    // Every sender's row shape must equal this rank's own.
+    std::vector<std::int64_t> from(p);
     for (size_t r = 0; r < p; ++r) {
-      recv_displs[r] = checked_count(total, "alltoallv");
-      total += recv_counts[r];
+      HARDY_THROW_IF_NOT_MSG(
+          received[3 * r + 1] == records[1] && received[3 * r + 2] == records[2],
+          "alltoallv: rank {} sends rows of {} elements (type {}), rank {} sends {} elements "
+          "(type {}); every rank must send the same row shape",
+          rank_, records[1], c10::toString(static_cast<torch::ScalarType>(records[2])), r,
+          received[3 * r + 1], c10::toString(static_cast<torch::ScalarType>(received[3 * r + 2])));
+      from[r] = received[3 * r];
     }
-    checked_count(total, "alltoallv");
-    if (recv_rows) {
-      recv_rows->assign(p, 0);
-      for (size_t r = 0; r < p; ++r) (*recv_rows)[r] = per_row == 0 ? 0 : recv_counts[r] / per_row;
+    std::vector<int> send_counts(p), send_displs(p), recv_counts(p), recv_displs(p);
+    std::int64_t offset = 0, total = 0;
+    for (size_t r = 0; r < p; ++r) {
+      send_counts[r] = checked_int_count(send_rows[r] * per_row, "alltoallv");
+      send_displs[r] = checked_int_count(offset, "alltoallv");
+      offset += send_rows[r] * per_row;
+      recv_counts[r] = checked_int_count(from[r] * per_row, "alltoallv");
+      recv_displs[r] = checked_int_count(total * per_row, "alltoallv");
+      total += from[r];
     }
-    auto sizes = tensor.sizes().vec();
-    sizes[0] = per_row == 0 ? 0 : total / per_row;
-    auto out = torch::empty(sizes, tensor.options());
+    checked_int_count(total * per_row, "alltoallv");
+    if (recv_rows) *recv_rows = from;
+    auto out = empty_rows_like(tensor, total);
     auto type = mpi_type(tensor.scalar_type());
-    check_mpi(MPI_Ialltoallv(tensor.data_ptr(), send_counts.data(), send_displs.data(), type,
+    check_mpi(serialized([&] { return MPI_Ialltoallv(tensor.data_ptr(), send_counts.data(), send_displs.data(), type,
                              out.data_ptr(), recv_counts.data(), recv_displs.data(), type,
-                             MPI_COMM_WORLD, &request),
+                             MPI_COMM_WORLD, &request); }),
               "alltoallv");
     wait_or_abort(request, "alltoallv", timeout_s());
     return out;
   }
 
-  [[noreturn]] void abort(int exit_code) override {
-    spdlog::default_logger()->flush();
-    MPI_Abort(MPI_COMM_WORLD, exit_code);
-    std::_Exit(exit_code);
-  }
+  [[noreturn]] void abort(int exit_code) override { abort_world(exit_code); }
 
  private:
-  // Every rank must send rows of the same width and type: a mismatch would silently
-  // scramble rows, so all ranks compare and all throw the same error.
-  void check_row_shapes(const torch::Tensor& tensor, std::int64_t per_row, const char* what) {
-    std::int64_t mine[2] = {per_row, static_cast<std::int64_t>(tensor.scalar_type())};
-    std::vector<std::int64_t> all(2 * static_cast<size_t>(size_));
+  // Every rank's three-value row record, in rank order.
+  std::vector<std::int64_t> exchange_records(const std::vector<std::int64_t>& mine, const char* what) {
+    std::vector<std::int64_t> all(3 * static_cast<size_t>(size_));
     MPI_Request request;
-    check_mpi(MPI_Iallgather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, MPI_COMM_WORLD,
-                             &request),
+    check_mpi(serialized([&] { return MPI_Iallgather(mine.data(), 3, MPI_INT64_T, all.data(), 3, MPI_INT64_T, MPI_COMM_WORLD,
+                             &request); }),
               what);
     wait_or_abort(request, what, timeout_s());
-    for (int r = 0; r < size_; ++r)
-      HARDY_THROW_IF_NOT_MSG(all[2 * r] == all[0] && all[2 * r + 1] == all[1],
-                             "{}: rank {} sends rows of {} elements (type {}), rank {} sends {} "
-                             "elements (type {}); every rank must send the same row shape",
-                             what, 0, all[0], c10::toString(static_cast<torch::ScalarType>(all[1])),
-                             r, all[2 * r], c10::toString(static_cast<torch::ScalarType>(all[2 * r + 1])));
-  }
-
-  static int checked_count(std::int64_t n, const char* what) {
-    HARDY_THROW_IF_NOT_MSG(n < (std::int64_t{1} << 31),
-                           "{} of {} elements exceeds MPI's int counts; use smaller batches", what, n);
-    return static_cast<int>(n);
+    return all;
   }
 
   int rank_ = 0;

@@ -1,30 +1,52 @@
 // The NCCL backend: collectives on CUDA tensors over one NCCL communicator per
-// process, on its own CUDA stream. The ncclUniqueId travels over the MPI
-// communicator (rank 0 creates it), which also carries the small CPU-side exchanges
-// (counts, shape checks) and every collective on CPU tensors. Compiled only when
-// CMake finds the CUDA toolkit and NCCL (HARDY_WITH_NCCL).
-#include "core/error.h"
-#include "dist/communicator.h"
+// process. Compiled only with a CUDA LibTorch and NCCL (HARDY_WITH_NCCL).
+//
+// Streams and ordering follow ProcessGroupNCCL:
+// - each communicator has its own non-blocking stream from LibTorch's pool, so
+//   collectives overlap with backward kernels on the compute stream;
+// - before a collective, the NCCL stream waits on an event recorded on the caller's
+//   current stream (the tensor's producers have finished);
+// - the tensor's memory is marked as used by the NCCL stream (recordStream), so the
+//   caching allocator does not hand it out again while the collective runs;
+// - Work::wait() waits for the collective's end event (polling, against
+//   dist.timeout_s) and then makes the caller's current stream wait on it.
+// Time-outs: the communicator is created non-blocking and its initialisation is
+// polled against dist.timeout_s; a watchdog thread polls ncclCommGetAsyncError and
+// the age of every pending collective, so a peer that never joins ends the job with
+// kExitPeerLost even when this rank's host thread is blocked elsewhere.
+#include "dist/nccl_communicator.h"
 
+#include "core/error.h"
+#include "dist/row_layout.h"
+
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <list>
+#include <mutex>
 #include <thread>
 
 namespace hardy {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 void check_cuda(cudaError_t code, const char* what) {
   HARDY_THROW_IF_NOT_MSG(code == cudaSuccess, "CUDA {} failed: {}", what, cudaGetErrorString(code));
 }
 
 void check_nccl(ncclResult_t code, const char* what) {
-  HARDY_THROW_IF_NOT_MSG(code == ncclSuccess, "NCCL {} failed: {}", what, ncclGetErrorString(code));
+  HARDY_THROW_IF_NOT_MSG(code == ncclSuccess || code == ncclInProgress, "NCCL {} failed: {}", what,
+                         ncclGetErrorString(code));
 }
 
 ncclDataType_t nccl_type(torch::ScalarType type) {
@@ -32,6 +54,7 @@ ncclDataType_t nccl_type(torch::ScalarType type) {
     case torch::kFloat32: return ncclFloat32;
     case torch::kFloat64: return ncclFloat64;
     case torch::kFloat16: return ncclFloat16;
+    case torch::kBFloat16: return ncclBfloat16;
     case torch::kInt64: return ncclInt64;
     case torch::kInt32: return ncclInt32;
     case torch::kInt8: return ncclInt8;
@@ -50,76 +73,90 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   return ncclSum;
 }
 
-// Completion of the work enqueued on `stream` so far, observed through an event.
-// wait() polls, so a peer that never joins is noticed after `timeout_s`: the NCCL
-// communicator is aborted and the job ended through MPI.
-class NcclWork : public Work {
+// An event without timing, destroyed with its owner.
+class CudaEvent {
  public:
-  NcclWork(cudaStream_t stream, ncclComm_t comm, std::shared_ptr<Communicator> bootstrap,
-           torch::Tensor keep_alive, const char* what, double timeout_s)
-      : comm_(comm), bootstrap_(std::move(bootstrap)), tensor_(std::move(keep_alive)), what_(what),
-        timeout_s_(timeout_s) {
-    check_cuda(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "event create");
-    check_cuda(cudaEventRecord(event_, stream), "event record");
-  }
-  ~NcclWork() override {
-    if (!done_) wait();
-    cudaEventDestroy(event_);
-  }
-  bool completed() override {
-    if (!done_) done_ = cudaEventQuery(event_) == cudaSuccess;
-    return done_;
-  }
-  void wait() override {
-    const auto start = std::chrono::steady_clock::now();
-    while (!completed()) {
-      ncclResult_t async_error = ncclSuccess;
-      ncclCommGetAsyncError(comm_, &async_error);
-      check_nccl(async_error, what_);
-      double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (waited > timeout_s_) {
-        spdlog::error("rank {}: NCCL {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one "
-                      "of them has died or hung. Aborting the job; re-run to resume from the last "
-                      "checkpoint.",
-                      bootstrap_->rank(), what_, waited);
-        ncclCommAbort(comm_);
-        bootstrap_->abort(kExitPeerLost);
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
-  }
+  CudaEvent() { check_cuda(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "event create"); }
+  ~CudaEvent() { cudaEventDestroy(event_); }
+  CudaEvent(const CudaEvent&) = delete;
+  CudaEvent& operator=(const CudaEvent&) = delete;
+  void record(cudaStream_t stream) { check_cuda(cudaEventRecord(event_, stream), "event record"); }
+  void block(cudaStream_t stream) { check_cuda(cudaStreamWaitEvent(stream, event_, 0), "stream wait"); }
+  bool query() const { return cudaEventQuery(event_) == cudaSuccess; }
 
  private:
   cudaEvent_t event_{};
+};
+
+// What the watchdog needs to know about one collective in flight.
+struct Pending {
+  CudaEvent end;
+  Clock::time_point started = Clock::now();
+  std::string what;
+  torch::Tensor tensor;  // kept alive until the collective has finished
+};
+
+class NcclWork : public Work {
+ public:
+  NcclWork(std::shared_ptr<Pending> pending, ncclComm_t comm, int rank, double timeout_s,
+           std::function<void()> abort_job)
+      : pending_(std::move(pending)), comm_(comm), rank_(rank), timeout_s_(timeout_s),
+        abort_job_(std::move(abort_job)) {}
+  ~NcclWork() override {
+    // A dropped handle is fine: the watchdog still times the collective, and the
+    // tensor's memory was recorded on the NCCL stream.
+  }
+  bool completed() override { return done_ || (done_ = pending_->end.query()); }
+  void wait() override {
+    if (!done_) {
+      poll_or_abort(
+          [&] {
+            ncclResult_t async_error = ncclSuccess;
+            ncclCommGetAsyncError(comm_, &async_error);
+            check_nccl(async_error, pending_->what.c_str());
+            return pending_->end.query();
+          },
+          "NCCL " + pending_->what, rank_, timeout_s_, abort_job_);
+      done_ = true;
+    }
+    // Later work on the caller's stream sees the result.
+    pending_->end.block(c10::cuda::getCurrentCUDAStream().stream());
+  }
+
+ private:
+  std::shared_ptr<Pending> pending_;
   ncclComm_t comm_;
-  std::shared_ptr<Communicator> bootstrap_;
-  torch::Tensor tensor_;
-  const char* what_;
+  int rank_;
   double timeout_s_;
+  std::function<void()> abort_job_;
   bool done_ = false;
 };
 
 class NcclCommunicator : public Communicator {
  public:
   NcclCommunicator(std::shared_ptr<Communicator> bootstrap, int device)
-      : bootstrap_(std::move(bootstrap)), device_(device) {
+      : bootstrap_(std::move(bootstrap)), device_(device),
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device))) {
     set_timeout_s(bootstrap_->timeout_s());
-    check_cuda(cudaSetDevice(device_), "set device");
-    // A blocking stream: it orders itself after the work LibTorch queued on the
-    // legacy default stream, so a collective sees the finished values of its tensor.
-    check_cuda(cudaStreamCreate(&stream_), "stream create");
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     ncclUniqueId id;
     if (bootstrap_->rank() == 0) check_nccl(ncclGetUniqueId(&id), "unique id");
     auto bytes = torch::empty({static_cast<std::int64_t>(sizeof(id))}, torch::kUInt8);
     std::memcpy(bytes.data_ptr(), &id, sizeof(id));
     bootstrap_->broadcast(bytes, 0)->wait();
     std::memcpy(&id, bytes.data_ptr(), sizeof(id));
-    check_nccl(ncclCommInitRank(&comm_, bootstrap_->size(), id, bootstrap_->rank()), "init");
+    // Non-blocking creation, polled: a rank that never arrives ends the job.
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    check_nccl(ncclCommInitRankConfig(&comm_, bootstrap_->size(), id, bootstrap_->rank(), &config), "init");
+    settle("init");
+    watchdog_ = std::thread([this] { watch(); });
   }
   ~NcclCommunicator() override {
-    cudaStreamSynchronize(stream_);
+    stop_ = true;
+    if (watchdog_.joinable()) watchdog_.join();
+    cudaStreamSynchronize(stream_.stream());
     ncclCommDestroy(comm_);
-    cudaStreamDestroy(stream_);
   }
 
   int rank() const override { return bootstrap_->rank(); }
@@ -127,51 +164,63 @@ class NcclCommunicator : public Communicator {
   std::string backend() const override { return "nccl"; }
 
   void barrier() override {
-    check_cuda(cudaStreamSynchronize(stream_), "barrier");
+    // Everything this rank queued on NCCL has finished, then the ranks meet.
+    auto pending = track(torch::Tensor(), "barrier");
+    work(pending)->wait();
     bootstrap_->barrier();
   }
 
   std::shared_ptr<Work> broadcast(torch::Tensor& tensor, int root) override {
     if (!tensor.is_cuda()) return bootstrap_->broadcast(tensor, root);
     check(tensor, "broadcast");
+    begin(tensor);
     check_nccl(ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                             nccl_type(tensor.scalar_type()), root, comm_, stream_),
+                             nccl_type(tensor.scalar_type()), root, comm_, stream_.stream()),
                "broadcast");
-    return work(tensor, "broadcast");
+    return work(track(tensor, "broadcast"));
   }
 
   std::shared_ptr<Work> allreduce(torch::Tensor& tensor, ReduceOp op) override {
     if (!tensor.is_cuda()) return bootstrap_->allreduce(tensor, op);
     check(tensor, "allreduce");
+    begin(tensor);
     check_nccl(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                             nccl_type(tensor.scalar_type()), nccl_op(op), comm_, stream_),
+                             nccl_type(tensor.scalar_type()), nccl_op(op), comm_, stream_.stream()),
                "allreduce");
-    return work(tensor, "allreduce");
+    return work(track(tensor, "allreduce"));
   }
 
   torch::Tensor allgatherv(const torch::Tensor& input) override {
     if (!input.is_cuda()) return bootstrap_->allgatherv(input);
     auto tensor = input.contiguous();
     check(tensor, "allgatherv");
-    auto counts = row_counts(tensor, "allgatherv");
-    std::int64_t per_row = per_row_of(tensor);
-    auto sizes = tensor.sizes().vec();
-    sizes[0] = 0;
-    for (auto c : counts) sizes[0] += c;
-    auto out = torch::empty(sizes, tensor.options());
+    // The counts with the row shape, over the bootstrap: one small CPU exchange.
+    auto record = row_record(tensor, tensor.size(0), "allgatherv");
+    auto all = bootstrap_->allgatherv(torch::tensor(record, torch::kInt64).view({1, 3})).contiguous();
+    auto counts = agreed_row_counts(
+        std::vector<std::int64_t>(all.data_ptr<std::int64_t>(), all.data_ptr<std::int64_t>() + all.numel()),
+        "allgatherv");
+    std::int64_t total = 0;
+    for (auto c : counts) total += c;
+    auto out = empty_rows_like(tensor, total);
+    const std::int64_t per_row = record[1];
     const auto type = nccl_type(tensor.scalar_type());
     const auto element = tensor.element_size();
+    begin(tensor);
+    begin(out);
     check_nccl(ncclGroupStart(), "group start");
     std::int64_t at = 0;
     for (int r = 0; r < size(); ++r) {  // each rank broadcasts its block
       auto* dst = static_cast<char*>(out.data_ptr()) + at * per_row * element;
       const void* src = r == rank() ? tensor.data_ptr() : dst;
-      check_nccl(ncclBroadcast(src, dst, static_cast<size_t>(counts[r] * per_row), type, r, comm_, stream_),
+      check_nccl(ncclBroadcast(src, dst, static_cast<size_t>(counts[static_cast<size_t>(r)] * per_row), type,
+                               r, comm_, stream_.stream()),
                  "allgatherv");
-      at += counts[r];
+      at += counts[static_cast<size_t>(r)];
     }
     check_nccl(ncclGroupEnd(), "group end");
-    work(out, "allgatherv")->wait();
+    settle("allgatherv");
+    work(track(out, "allgatherv", tensor))->wait();
     return out;
   }
 
@@ -182,35 +231,48 @@ class NcclCommunicator : public Communicator {
     check(tensor, "alltoallv");
     HARDY_THROW_IF_NOT_MSG(static_cast<int>(send_rows.size()) == size(),
                            "alltoallv: {} send counts for {} ranks", send_rows.size(), size());
-    row_counts(tensor, "alltoallv");  // same row shape everywhere
-    // The counts go over MPI: row r of the result is what rank r sends here.
-    auto sends = torch::tensor(send_rows, torch::kInt64).view({-1, 1});
-    std::vector<std::int64_t> ones(static_cast<size_t>(size()), 1);
-    auto received = bootstrap_->alltoallv(sends, ones, nullptr).contiguous();
-    std::vector<std::int64_t> from(received.data_ptr<std::int64_t>(),
-                                   received.data_ptr<std::int64_t>() + size());
+    // Per destination {rows, row shape, dtype} over the bootstrap: sizes the output
+    // and checks the shapes in one small CPU exchange.
+    const auto p = static_cast<size_t>(size());
+    std::vector<std::int64_t> records;
+    for (size_t r = 0; r < p; ++r) {
+      auto record = row_record(tensor, send_rows[r], "alltoallv");
+      records.insert(records.end(), record.begin(), record.end());
+    }
+    std::vector<std::int64_t> ones(p, 1);
+    auto got = bootstrap_->alltoallv(torch::tensor(records, torch::kInt64).view({-1, 3}), ones, nullptr)
+                   .contiguous();
+    std::vector<std::int64_t> mine_first(records.begin(), records.begin() + 3);
+    mine_first.insert(mine_first.end(), got.data_ptr<std::int64_t>(), got.data_ptr<std::int64_t>() + got.numel());
+    auto from = agreed_row_counts(mine_first, "alltoallv");
+    from.erase(from.begin());
     if (recv_rows) *recv_rows = from;
-    const std::int64_t per_row = per_row_of(tensor);
-    auto sizes = tensor.sizes().vec();
-    sizes[0] = 0;
-    for (auto c : from) sizes[0] += c;
-    auto out = torch::empty(sizes, tensor.options());
+    std::int64_t total = 0;
+    for (auto c : from) total += c;
+    auto out = empty_rows_like(tensor, total);
+    const std::int64_t per_row = records[1];
     const auto type = nccl_type(tensor.scalar_type());
     const auto element = tensor.element_size();
+    begin(tensor);
+    begin(out);
     check_nccl(ncclGroupStart(), "group start");
-    std::int64_t sent = 0, got = 0;
-    for (int r = 0; r < size(); ++r) {
+    std::int64_t sent = 0, received = 0;
+    for (size_t r = 0; r < p; ++r) {
       auto* src = static_cast<const char*>(tensor.data_ptr()) + sent * per_row * element;
-      auto* dst = static_cast<char*>(out.data_ptr()) + got * per_row * element;
+      auto* dst = static_cast<char*>(out.data_ptr()) + received * per_row * element;
+      const int peer = static_cast<int>(r);
       if (send_rows[r] > 0)
-        check_nccl(ncclSend(src, static_cast<size_t>(send_rows[r] * per_row), type, r, comm_, stream_), "send");
+        check_nccl(ncclSend(src, static_cast<size_t>(send_rows[r] * per_row), type, peer, comm_, stream_.stream()),
+                   "send");
       if (from[r] > 0)
-        check_nccl(ncclRecv(dst, static_cast<size_t>(from[r] * per_row), type, r, comm_, stream_), "recv");
+        check_nccl(ncclRecv(dst, static_cast<size_t>(from[r] * per_row), type, peer, comm_, stream_.stream()),
+                   "recv");
       sent += send_rows[r];
-      got += from[r];
+      received += from[r];
     }
     check_nccl(ncclGroupEnd(), "group end");
-    work(out, "alltoallv")->wait();
+    settle("alltoallv");
+    work(track(out, "alltoallv", tensor))->wait();
     return out;
   }
 
@@ -227,34 +289,95 @@ class NcclCommunicator : public Communicator {
                            "one on {}",
                            what, rank(), device_, t.device().str());
   }
-  static std::int64_t per_row_of(const torch::Tensor& t) {
-    HARDY_THROW_IF_NOT_MSG(t.dim() >= 1, "needs a tensor with a row dimension");
-    std::int64_t n = 1;
-    for (int d = 1; d < t.dim(); ++d) n *= t.size(d);
-    return n;
+
+  // Orders the NCCL stream after the work queued so far on the caller's stream, and
+  // tells the caching allocator that the NCCL stream uses `t`'s memory.
+  void begin(const torch::Tensor& t) {
+    CudaEvent ready;
+    ready.record(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream());
+    ready.block(stream_.stream());
+    if (t.numel() > 0) c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream_);
   }
-  // Every rank's row count, after checking that all send rows of one shape and type.
-  std::vector<std::int64_t> row_counts(const torch::Tensor& t, const char* what) {
-    auto info = torch::tensor({t.size(0), per_row_of(t), static_cast<std::int64_t>(t.scalar_type())})
-                    .view({1, 3});
-    auto all = bootstrap_->allgatherv(info).contiguous();
-    std::vector<std::int64_t> counts;
-    for (int r = 0; r < size(); ++r) {
-      HARDY_THROW_IF_NOT_MSG(all[r][1].item<std::int64_t>() == all[0][1].item<std::int64_t>() &&
-                                 all[r][2].item<std::int64_t>() == all[0][2].item<std::int64_t>(),
-                             "{}: rank {} sends rows of a different shape or type than rank 0", what, r);
-      counts.push_back(all[r][0].item<std::int64_t>());
+
+  // A non-blocking communicator may still be enqueueing: wait (against the time-out)
+  // until it has finished or failed.
+  void settle(const char* what) {
+    poll_or_abort(
+        [&] {
+          ncclResult_t state = ncclInProgress;
+          ncclCommGetAsyncError(comm_, &state);
+          check_nccl(state, what);
+          return state != ncclInProgress;
+        },
+        std::string("NCCL ") + what, rank(), timeout_s(), [this] { abort(kExitPeerLost); });
+  }
+
+  // Records the end of the work queued so far on the NCCL stream; the watchdog
+  // watches it until it completes.
+  std::shared_ptr<Pending> track(torch::Tensor t, const char* what, torch::Tensor also = {}) {
+    settle(what);
+    auto pending = std::make_shared<Pending>();
+    pending->end.record(stream_.stream());
+    pending->what = what;
+    pending->tensor = also.defined() ? also : std::move(t);
+    std::lock_guard<std::mutex> lock(mutex_);
+    pending_.push_back(pending);
+    return pending;
+  }
+
+  std::shared_ptr<Work> work(std::shared_ptr<Pending> pending) {
+    return std::make_shared<NcclWork>(std::move(pending), comm_, rank(), timeout_s(),
+                                      [this] { abort(kExitPeerLost); });
+  }
+
+  // The watchdog: every 100 ms, drops finished collectives and ends the job when one
+  // has waited past dist.timeout_s or NCCL reports an asynchronous error.
+  void watch() {
+    while (!stop_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::string stalled;
+      double waited = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto it = pending_.begin(); it != pending_.end();) {
+          if ((*it)->end.query()) {
+            it = pending_.erase(it);
+            continue;
+          }
+          waited = std::chrono::duration<double>(Clock::now() - (*it)->started).count();
+          if (waited > timeout_s()) {
+            stalled = (*it)->what;
+            break;
+          }
+          ++it;
+        }
+      }
+      ncclResult_t async_error = ncclSuccess;
+      ncclCommGetAsyncError(comm_, &async_error);
+      if (async_error != ncclSuccess && async_error != ncclInProgress) {
+        spdlog::error("rank {}: NCCL reported an asynchronous error: {}. Aborting the job.", rank(),
+                      ncclGetErrorString(async_error));
+        abort(kExitPeerLost);
+      }
+      if (!stalled.empty()) {
+        spdlog::error("rank {}: NCCL {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one "
+                      "of them has died or hung. Aborting the job; re-run to resume from the last "
+                      "checkpoint.",
+                      rank(), stalled, waited);
+        spdlog::default_logger()->flush();
+        abort(kExitPeerLost);
+      }
     }
-    return counts;
-  }
-  std::shared_ptr<Work> work(const torch::Tensor& t, const char* what) {
-    return std::make_shared<NcclWork>(stream_, comm_, bootstrap_, t, what, timeout_s());
   }
 
   std::shared_ptr<Communicator> bootstrap_;
   int device_;
-  cudaStream_t stream_{};
+  c10::cuda::CUDAStream stream_;
   ncclComm_t comm_{};
+  std::mutex mutex_;
+  std::list<std::shared_ptr<Pending>> pending_;
+  std::atomic<bool> stop_{false};
+  std::thread watchdog_;
 };
 
 }  // namespace

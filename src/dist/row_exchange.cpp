@@ -4,36 +4,6 @@
 
 namespace hardy {
 
-Routing route(const torch::Tensor& owner, int world) {
-  Routing r;
-  r.order = std::get<1>(owner.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
-  auto counts = torch::bincount(owner, {}, world).to(torch::kInt64).contiguous();
-  r.counts.assign(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + world);
-  return r;
-}
-
-torch::Tensor unpermute(const torch::Tensor& rows, const torch::Tensor& order) {
-  auto out = torch::empty_like(rows);
-  if (rows.size(0) > 0) out.index_copy_(0, order, rows);
-  return out;
-}
-
-void throw_if_any(Communicator& comm, const std::string& error, const std::string& what) {
-  auto failed = torch::tensor({error.empty() ? 0 : 1}, torch::kInt32);
-  comm.allreduce(failed, ReduceOp::Max)->wait();
-  if (!error.empty()) HARDY_THROW_MSG("{}", error);
-  HARDY_THROW_IF_NOT_MSG(failed.item<int>() == 0, "{}: another rank failed (its log says why)", what);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
-
 namespace {
 
 // Positions of `wanted` in the ascending `sorted`, or the first id missing from it.

@@ -4,7 +4,9 @@
 // support features and labels held by other ranks (student stage 2, reports).
 #pragma once
 
+#include "dist/collective_errors.h"
 #include "dist/communicator.h"
+#include "dist/routing.h"
 
 #include <torch/torch.h>
 
@@ -15,25 +17,6 @@
 #include <vector>
 
 namespace hardy {
-
-// Rows grouped by destination rank: `order` is a stable permutation putting the
-// rows for rank 0 first, then rank 1, ...; counts[r] rows go to rank r.
-struct Routing {
-  torch::Tensor order;
-  std::vector<std::int64_t> counts;
-};
-Routing route(const torch::Tensor& owner, int world);
-
-// The inverse of a permutation applied to rows: out[order[i]] = rows[i].
-torch::Tensor unpermute(const torch::Tensor& rows, const torch::Tensor& order);
-
-// Collective: throws on every rank when `error` is set on any, so no rank goes on to
-// a collective its peers will never join. The rank that failed gives its reason;
-// the others say that `what` failed elsewhere.
-void throw_if_any(Communicator& comm, const std::string& error, const std::string& what);
-
-// Runs `f`, turning a hardy::Error it throws into a message for throw_if_any.
-std::string error_of(const std::function<void()>& f);
 
 class RowExchange {
  public:

@@ -1,6 +1,7 @@
 #include "model/batch.h"
 
 #include "core/error.h"
+#include "core/modality.h"
 #include "model/attention_mask.h"
 
 #include <fmt/ranges.h>
@@ -8,8 +9,6 @@
 namespace hardy {
 
 namespace {
-constexpr const char* kModalityNames[3] = {"audio", "text", "visual"};
-constexpr const char* kConditions[] = {"a", "t", "v", "at", "av", "tv", "atv"};
 
 std::string shape_of(const torch::Tensor& t) {
   return t.defined() ? fmt::format("{}", t.sizes().vec()) : std::string("undefined");
@@ -32,27 +31,17 @@ void check_batch(const SequenceBatch& batch, const std::array<std::int64_t, 3>& 
     HARDY_THROW_IF_NOT_MSG(x.defined() && x.sizes() == torch::IntArrayRef({b, t, dims[m]}),
                            "batch {} features must be [{}, {}, {}] (B, T, D from the "
                            "model options), got {}",
-                           kModalityNames[m], b, t, dims[m], shape_of(x));
+                           ModalitySet::standard().name(m), b, t, dims[m], shape_of(x));
   }
 }
 
 std::array<bool, 3> parse_condition(const std::string& condition) {
-  for (const char* known : kConditions) {
-    if (condition != known) continue;
-    return {condition.find('a') != std::string::npos, condition.find('t') != std::string::npos,
-            condition.find('v') != std::string::npos};
-  }
-  HARDY_THROW_MSG("unknown missing-modality condition '{}': use one of a, t, v, at, av, tv, atv",
-                  condition);
+  const auto keep = ModalitySet::standard().parse_condition(condition);
+  return {keep[0], keep[1], keep[2]};
 }
 
 std::string condition_name(const std::array<bool, 3>& keep) {
-  std::string name;
-  if (keep[0]) name += 'a';
-  if (keep[1]) name += 't';
-  if (keep[2]) name += 'v';
-  HARDY_THROW_IF_NOT_MSG(!name.empty(), "a condition must keep at least one modality");
-  return name;
+  return ModalitySet::standard().condition_name({keep[0], keep[1], keep[2]});
 }
 
 SequenceBatch apply_condition(const SequenceBatch& batch, const std::array<bool, 3>& keep) {

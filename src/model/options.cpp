@@ -1,16 +1,16 @@
 #include "model/options.h"
 
 #include "core/error.h"
+#include "core/modality.h"
 
 namespace hardy {
 
 void validate(const ModelOptions& options) {
-  static constexpr const char* kNames[3] = {"audio", "text", "visual"};
   for (int m = 0; m < 3; ++m)
     HARDY_THROW_IF_NOT_MSG(options.dims[m] > 0,
                            "model: the {} feature width must be positive, got {}; set "
                            "dims from the corpus metadata",
-                           kNames[m], options.dims[m]);
+                           ModalitySet::standard().name(m), options.dims[m]);
   HARDY_THROW_IF_NOT_MSG(options.hidden > 0, "model.hidden must be positive, got {}",
                          options.hidden);
   HARDY_THROW_IF_NOT_MSG(options.depth > 0, "model.depth must be positive, got {}",

@@ -21,63 +21,6 @@ std::int64_t curriculum_size(double hardness, std::int64_t candidates,
   return std::min(k, candidates);
 }
 
-LocalRetrieval::LocalRetrieval(const std::array<torch::Tensor, 3>& features,
-                               const torch::Tensor& ids,
-                               const std::array<IndexOptions, 3>& options) {
-  static const char* names[] = {"audio index", "text index", "visual index"};
-  for (int m = 0; m < 3; ++m) {
-    HARDY_THROW_IF_NOT_MSG(features[m].dim() == 2 && features[m].size(0) == ids.size(0),
-                           "{}: {} feature rows for {} ids", names[m], features[m].size(0),
-                           ids.size(0));
-    indexes_[m] = std::make_unique<FeatureIndex>(names[m], features[m].size(1), options[m]);
-    indexes_[m]->add(features[m], ids);
-    features_[m] = features[m];
-    prepared_[m] = indexes_[m]->prepare(features[m]);
-  }
-  auto sorted = ids.to(torch::kInt64).sort();
-  sorted_ids_ = std::get<0>(sorted).contiguous();
-  sorted_rows_ = std::get<1>(sorted).contiguous();
-  if (sorted_ids_.numel() > 1)
-    HARDY_THROW_IF_NOT_MSG(
-        (sorted_ids_.slice(0, 1) != sorted_ids_.slice(0, 0, -1)).all().item<bool>(),
-        "feature database ids must be unique");
-}
-
-Neighbours LocalRetrieval::search(int modality, const torch::Tensor& queries, std::int64_t k) {
-  return indexes_[static_cast<size_t>(modality)]->search(queries, k);
-}
-
-torch::Tensor LocalRetrieval::rows_of(const torch::Tensor& ids) const {
-  auto wanted = ids.to(torch::kInt64);
-  if (wanted.numel() == 0) return torch::empty({0}, torch::kInt64);
-  auto pos = torch::searchsorted(sorted_ids_, wanted);
-  auto clamped = pos.clamp_max(std::max<std::int64_t>(sorted_ids_.numel() - 1, 0));
-  HARDY_THROW_IF_NOT_MSG(sorted_ids_.numel() > 0 && sorted_ids_.index_select(0, clamped).equal(wanted),
-                         "id not in this feature database (is the corpus sharded differently?)");
-  return sorted_rows_.index_select(0, clamped);
-}
-
-std::array<torch::Tensor, 3> LocalRetrieval::features_of(const torch::Tensor& ids) const {
-  auto rows = rows_of(ids);
-  std::array<torch::Tensor, 3> out;
-  for (int m = 0; m < 3; ++m) out[m] = features_[m].index_select(0, rows);
-  return out;
-}
-
-torch::Tensor LocalRetrieval::integrated_distance(const std::array<torch::Tensor, 3>& query_features,
-                                                  const torch::Tensor& pair_query,
-                                                  const torch::Tensor& candidate_ids) {
-  if (candidate_ids.numel() == 0) return torch::empty({0});
-  auto rows = rows_of(candidate_ids);
-  auto total = torch::zeros({candidate_ids.numel()}, torch::kFloat32);
-  for (int m = 0; m < 3; ++m) {
-    auto q = indexes_[m]->prepare(query_features[m]).index_select(0, pair_query);
-    auto c = prepared_[m].index_select(0, rows);
-    total += (c - q).pow(2).sum(1).sqrt();
-  }
-  return total / 3.0;
-}
-
 namespace {
 
 // Steps 1–5 for the queries [begin, end), written into rows [begin, end) of `out`.

@@ -4,13 +4,12 @@
 // hardness-aware size K_q of eq. 18.
 #pragma once
 
-#include "retrieval/feature_index.h"
+#include "retrieval/retrieval_backend.h"
 
 #include <torch/torch.h>
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <string>
 
 namespace hardy {
@@ -37,53 +36,6 @@ struct Curriculum {
   torch::Tensor support;     // int64 [Q, K] support ids, most similar first; -1 past K_q
   torch::Tensor distance;    // float32 [Q, K] integrated distances; +inf past K_q
   std::int64_t top_k() const { return support.defined() ? support.size(1) : 0; }
-};
-
-// Where the feature databases live. The local backend holds them in this process;
-// the sharded backend (retrieval/sharded_retrieval.h, one shard per rank) answers the
-// same questions with collectives, so every rank calls each method the same number
-// of times, in the same order.
-class RetrievalBackend {
- public:
-  virtual ~RetrievalBackend() = default;
-  // Top-k neighbours of `queries` [Q, D_m] in modality m's database, ordered by
-  // (dissimilarity, id).
-  virtual Neighbours search(int modality, const torch::Tensor& queries, std::int64_t k) = 0;
-  // For pair i: mean over the three modalities of ‖f_c^m − q^m‖₂, where f_c are the
-  // stored features of candidate `candidate_ids[i]` and q^m = query_features[m][pair_query[i]],
-  // both as the index prepares them (text L2-normalised).
-  virtual torch::Tensor integrated_distance(const std::array<torch::Tensor, 3>& query_features,
-                                            const torch::Tensor& pair_query,
-                                            const torch::Tensor& candidate_ids) = 0;
-  // The number of rounds every process runs when this one needs `local` rounds: the
-  // maximum over ranks (sharded), or `local` itself.
-  virtual std::int64_t rounds(std::int64_t local) { return local; }
-};
-
-// Feature databases in this process, one FeatureIndex per modality.
-class LocalRetrieval : public RetrievalBackend {
- public:
-  // features[m]: [N, D_m]; ids: [N] global ids (any order, unique).
-  LocalRetrieval(const std::array<torch::Tensor, 3>& features, const torch::Tensor& ids,
-                 const std::array<IndexOptions, 3>& options);
-  Neighbours search(int modality, const torch::Tensor& queries, std::int64_t k) override;
-  torch::Tensor integrated_distance(const std::array<torch::Tensor, 3>& query_features,
-                                    const torch::Tensor& pair_query,
-                                    const torch::Tensor& candidate_ids) override;
-
-  // The stored features (as given, not prepared) of `ids`, each of which must be
-  // in this database.
-  std::array<torch::Tensor, 3> features_of(const torch::Tensor& ids) const;
-  std::int64_t size() const { return sorted_ids_.numel(); }
-  std::int64_t dim(int modality) const { return indexes_[static_cast<size_t>(modality)]->dim(); }
-
- private:
-  torch::Tensor rows_of(const torch::Tensor& ids) const;  // global id -> local row
-
-  std::array<std::unique_ptr<FeatureIndex>, 3> indexes_;
-  std::array<torch::Tensor, 3> features_;  // as given
-  std::array<torch::Tensor, 3> prepared_;  // as the indexes see them
-  torch::Tensor sorted_ids_, sorted_rows_;
 };
 
 // Builds the curriculum of the queries [Q] (global ids) with their complete

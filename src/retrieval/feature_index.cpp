@@ -29,6 +29,12 @@ IndexKind parse_index_kind(const std::string& name) {
   HARDY_THROW_MSG("unknown index kind '{}': use flat, ivf or hnsw", name);
 }
 
+SearchEngine parse_search_engine(const std::string& name) {
+  if (name == "faiss") return SearchEngine::Faiss;
+  if (name == "torch") return SearchEngine::Torch;
+  HARDY_THROW_MSG("unknown search engine '{}': use faiss or torch", name);
+}
+
 namespace {
 
 std::string shape(const torch::Tensor& t) {
@@ -68,6 +74,11 @@ torch::Tensor FeatureIndex::pair_dissimilarity(const torch::Tensor& a, const tor
   return 1.0 - (a * b).sum(1);
 }
 
+std::int64_t FeatureIndex::size() const {
+  if (options_.engine == SearchEngine::Torch) return ids_.defined() ? ids_.numel() : 0;
+  return index_ ? index_->ntotal : 0;
+}
+
 void FeatureIndex::add(const torch::Tensor& vectors, const torch::Tensor& ids) {
   HARDY_THROW_IF_NOT_MSG(vectors.dim() == 2 && vectors.size(1) == dim_,
                          "{}: vectors must be [n, {}], got {}", name_, dim_, shape(vectors));
@@ -80,6 +91,20 @@ void FeatureIndex::add(const torch::Tensor& vectors, const torch::Tensor& ids) {
   auto v = prepare(vectors);
   auto id = ids.to(torch::kInt64).contiguous();
   const std::int64_t n = v.size(0);
+  if (options_.engine == SearchEngine::Torch) {
+    HARDY_THROW_IF_NOT_MSG(options_.kind == IndexKind::Flat,
+                           "{}: the torch search engine does exact (flat) search only; set "
+                           "retrieval.index = \"flat\" or retrieval.engine = \"faiss\"",
+                           name_);
+    host_vectors_ = host_vectors_.defined() ? torch::cat({host_vectors_, v}) : v;
+    ids_ = ids_.defined() ? torch::cat({ids_, id}) : id;
+    device_vectors_ = host_vectors_.to(options_.device);
+    device_norms_ = device_vectors_.pow(2).sum(1);
+    auto sorted = ids_.sort();
+    sorted_ids_ = std::get<0>(sorted).contiguous();
+    sorted_rows_ = std::get<1>(sorted).contiguous();
+    return;
+  }
   if (!index_) {
     std::unique_ptr<faiss::Index> base;
     switch (options_.kind) {
@@ -154,14 +179,39 @@ Neighbours FeatureIndex::search(const torch::Tensor& queries, std::int64_t k) co
   if (nq == 0 || size() == 0) return out;
   auto q = prepare(queries);
   const float* qdata = q.data_ptr<float>();
+  const auto found = options_.engine == SearchEngine::Torch ? torch_candidates(q, k) : faiss_candidates(q, k);
+
+  auto d_out = out.distances.accessor<float, 2>();
+  auto i_out = out.ids.accessor<std::int64_t, 2>();
+  std::vector<std::pair<float, std::int64_t>> scored;
+  std::vector<float> row(static_cast<size_t>(dim_));
+  for (std::int64_t i = 0; i < nq; ++i) {
+    scored.clear();
+    for (auto id : found[i]) {
+      if (id < 0) continue;
+      stored_vector(id, row.data());
+      scored.emplace_back(exact_dissimilarity(options_.metric, qdata + i * dim_, row.data(), dim_), id);
+    }
+    std::sort(scored.begin(), scored.end());
+    for (std::int64_t j = 0; j < std::min<std::int64_t>(k, static_cast<std::int64_t>(scored.size())); ++j) {
+      d_out[i][j] = scored[j].first;
+      i_out[i][j] = scored[j].second;
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<std::int64_t>> FeatureIndex::faiss_candidates(const torch::Tensor& q,
+                                                                     std::int64_t k) const {
+  const std::int64_t nq = q.size(0);
+  const float* qdata = q.data_ptr<float>();
   const bool exact = options_.kind == IndexKind::Flat;
   auto faiss_dissimilarity = [&](float d) { return options_.metric == Metric::L2 ? d : 1.0f - d; };
-
   // FAISS proposes candidates; they are then re-scored exactly and ranked by
   // (dissimilarity, id). For exact search a query asks for more candidates (doubling)
   // while its last one is within rounding distance of its k-th, so neither ties nor
   // FAISS's rounding can push a true top-k neighbour out.
-  std::vector<std::vector<faiss::Index::idx_t>> found(static_cast<size_t>(nq));
+  std::vector<std::vector<std::int64_t>> found(static_cast<size_t>(nq));
   std::vector<std::int64_t> pending(static_cast<size_t>(nq));
   std::iota(pending.begin(), pending.end(), 0);
   std::int64_t fetch = std::min(size(), exact ? k + 8 : k);
@@ -193,25 +243,74 @@ Neighbours FeatureIndex::search(const torch::Tensor& queries, std::int64_t k) co
     pending.swap(again);
     fetch = std::min(size(), fetch * 2);
   }
+  return found;
+}
 
-  auto d_out = out.distances.accessor<float, 2>();
-  auto i_out = out.ids.accessor<std::int64_t, 2>();
-  std::vector<std::pair<float, std::int64_t>> scored;
-  std::vector<float> row(static_cast<size_t>(dim_));
-  for (std::int64_t i = 0; i < nq; ++i) {
-    scored.clear();
-    for (auto id : found[i]) {
-      if (id < 0) continue;
-      faiss_call(name_, "reconstruct", [&] { index_->reconstruct(id, row.data()); });
-      scored.emplace_back(exact_dissimilarity(options_.metric, qdata + i * dim_, row.data(), dim_), id);
-    }
-    std::sort(scored.begin(), scored.end());
-    for (std::int64_t j = 0; j < std::min<std::int64_t>(k, static_cast<std::int64_t>(scored.size())); ++j) {
-      d_out[i][j] = scored[j].first;
-      i_out[i][j] = scored[j].second;
+// The same candidates from a GEMM + top-k in LibTorch on options_.device, with the
+// same rule: a query asks for more (doubling) while its last candidate is within
+// rounding distance of its k-th. The margin also counts the database's largest
+// norm, since GEMM distances round with |q|² + |x|².
+std::vector<std::vector<std::int64_t>> FeatureIndex::torch_candidates(const torch::Tensor& q,
+                                                                     std::int64_t k) const {
+  torch::NoGradGuard no_grad;
+  const std::int64_t nq = q.size(0), n = size();
+  std::vector<std::vector<std::int64_t>> found(static_cast<size_t>(nq));
+  const auto query_norms_t = q.to(torch::kFloat64).pow(2).sum(1).contiguous();
+  const double* query_norms = query_norms_t.data_ptr<double>();
+  const double max_norm = device_norms_.max().item<double>();
+  const std::int64_t chunk = std::max<std::int64_t>(1, options_.torch_query_chunk);
+  for (std::int64_t c0 = 0; c0 < nq; c0 += chunk) {
+    const std::int64_t c1 = std::min(nq, c0 + chunk);
+    auto qc = q.slice(0, c0, c1).to(options_.device);
+    auto product = qc.matmul(device_vectors_.t());
+    torch::Tensor d = options_.metric == Metric::L2
+                          ? qc.pow(2).sum(1, /*keepdim=*/true) + device_norms_.unsqueeze(0) - 2 * product
+                          : 1.0 - product;
+    std::vector<std::int64_t> pending(static_cast<size_t>(c1 - c0));
+    std::iota(pending.begin(), pending.end(), c0);
+    std::int64_t fetch = std::min(n, k + 8);
+    while (!pending.empty()) {
+      auto top = d.topk(fetch, /*dim=*/1, /*largest=*/false, /*sorted=*/true);
+      auto values = std::get<0>(top).to(torch::kCPU).contiguous();
+      auto rows = std::get<1>(top).to(torch::kCPU).contiguous();
+      const auto* v = values.data_ptr<float>();
+      const auto* r = rows.data_ptr<std::int64_t>();
+      const auto* id = ids_.data_ptr<std::int64_t>();
+      std::vector<std::int64_t> again, again_local;
+      for (size_t i = 0; i < pending.size(); ++i) {
+        const auto query = pending[i];
+        if (fetch < n && fetch > k) {
+          const double kth = v[i * fetch + k - 1], last = v[i * fetch + fetch - 1];
+          const double norm = query_norms[query];
+          if (last <= kth + 1e-4 * (std::abs(kth) + norm + max_norm + 1.0)) {
+            again.push_back(query);
+            again_local.push_back(static_cast<std::int64_t>(i));
+            continue;
+          }
+        }
+        auto& out = found[static_cast<size_t>(query)];
+        for (std::int64_t j = 0; j < fetch; ++j) out.push_back(id[r[i * fetch + j]]);
+      }
+      if (!again.empty())
+        d = d.index_select(0, torch::tensor(again_local, torch::kInt64).to(d.device()));
+      pending.swap(again);
+      fetch = std::min(n, fetch * 2);
     }
   }
-  return out;
+  return found;
+}
+
+void FeatureIndex::stored_vector(std::int64_t id, float* row) const {
+  if (options_.engine == SearchEngine::Faiss) {
+    faiss_call(name_, "reconstruct", [&] { index_->reconstruct(id, row); });
+    return;
+  }
+  const auto* sorted = sorted_ids_.data_ptr<std::int64_t>();
+  const auto n = sorted_ids_.numel();
+  const auto at = std::lower_bound(sorted, sorted + n, id) - sorted;
+  HARDY_THROW_IF_NOT_MSG(at < n && sorted[at] == id, "{}: id {} is not in the index", name_, id);
+  const auto source = sorted_rows_.data_ptr<std::int64_t>()[at];
+  std::copy_n(host_vectors_.data_ptr<float>() + source * dim_, dim_, row);
 }
 
 }  // namespace hardy

@@ -11,14 +11,21 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace hardy {
 
 enum class Metric { L2, InnerProduct };
 enum class IndexKind { Flat, IVF, HNSW };
+// Who proposes the candidates of an exact search: FAISS (CPU), or LibTorch's GEMM +
+// top-k on `IndexOptions::device` (a GPU, or the CPU for tests). Either way the
+// candidates are re-scored exactly and ranked by (dissimilarity, id), so both give
+// the same neighbours bit for bit.
+enum class SearchEngine { Faiss, Torch };
 
 Metric parse_metric(const std::string& name);        // "l2" | "ip"
 IndexKind parse_index_kind(const std::string& name);  // "flat" | "ivf" | "hnsw"
+SearchEngine parse_search_engine(const std::string& name);  // "faiss" | "torch"
 
 struct IndexOptions {
   Metric metric = Metric::L2;
@@ -27,6 +34,9 @@ struct IndexOptions {
   std::int64_t ivf_nprobe = 16;
   std::int64_t hnsw_m = 32;
   std::int64_t hnsw_ef_search = 64;
+  SearchEngine engine = SearchEngine::Faiss;  // Torch: exact (flat) search only
+  torch::Device device = torch::kCPU;         // where the Torch engine keeps the database
+  std::int64_t torch_query_chunk = 1024;      // queries per GEMM (bounds its memory)
 };
 
 // Top-k neighbours of Q queries.
@@ -47,7 +57,7 @@ class FeatureIndex {
   // for IVF/HNSW.
   Neighbours search(const torch::Tensor& queries, std::int64_t k) const;
 
-  std::int64_t size() const { return index_ ? index_->ntotal : 0; }
+  std::int64_t size() const;
   std::int64_t dim() const { return dim_; }
   const IndexOptions& options() const { return options_; }
 
@@ -58,10 +68,19 @@ class FeatureIndex {
   torch::Tensor pair_dissimilarity(const torch::Tensor& a, const torch::Tensor& b) const;
 
  private:
+  // Candidate ids per query (a superset of its exact top-k) from FAISS or LibTorch.
+  std::vector<std::vector<std::int64_t>> faiss_candidates(const torch::Tensor& q, std::int64_t k) const;
+  std::vector<std::vector<std::int64_t>> torch_candidates(const torch::Tensor& q, std::int64_t k) const;
+  // The stored (prepared) vector of global id `id`, into `row`.
+  void stored_vector(std::int64_t id, float* row) const;
+
   std::string name_;
   std::int64_t dim_;
   IndexOptions options_;
-  std::unique_ptr<faiss::Index> index_;
+  std::unique_ptr<faiss::Index> index_;  // the FAISS engine
+  // The Torch engine: prepared vectors on the host (for exact re-scoring) and on
+  // options_.device (for the GEMM), their ids, and ids ascending with their rows.
+  torch::Tensor host_vectors_, device_vectors_, device_norms_, ids_, sorted_ids_, sorted_rows_;
 };
 
 }  // namespace hardy

@@ -1,6 +1,8 @@
 #include "retrieval/sharded_retrieval.h"
 
 #include "core/error.h"
+#include "core/modality.h"
+#include "retrieval/merge_neighbours.h"
 
 #include <algorithm>
 #include <cstring>
@@ -63,7 +65,7 @@ std::int64_t ShardedRetrieval::rounds(std::int64_t local) {
 }
 
 Neighbours ShardedRetrieval::search(int modality, const torch::Tensor& queries, std::int64_t k) {
-  static const char* names[] = {"audio", "text", "visual"};
+  const auto& names = ModalitySet::standard().names();
   HARDY_THROW_IF_NOT_MSG(modality >= 0 && modality < 3, "no modality {}", modality);
   throw_if_any(*comm_, error_of([&] {
                  HARDY_THROW_IF_NOT_MSG(k >= 1, "{} search: k must be >= 1, got {}", names[modality], k);
@@ -102,42 +104,15 @@ Neighbours ShardedRetrieval::search(int modality, const torch::Tensor& queries, 
   std::vector<std::int64_t> from;
   auto received = comm_->alltoallv(packed, counts, &from).contiguous();
 
-  // 4. merge the P sorted lists of each query.
-  Neighbours out{torch::full({nq, k}, std::numeric_limits<float>::infinity()),
-                 torch::full({nq, k}, -1, torch::kInt64)};
-  auto* out_d = out.distances.data_ptr<float>();
-  auto* out_i = out.ids.data_ptr<std::int64_t>();
-  const auto* in = received.data_ptr<std::uint8_t>();
-  std::vector<std::int64_t> head(static_cast<size_t>(world));
-  auto entry = [&](int rank, std::int64_t query, std::int64_t j, float* d, std::int64_t* id) {
-    const auto* row = in + (static_cast<std::int64_t>(rank) * nq + query) * k * kResultBytes;
-    std::memcpy(d, row + sizeof(float) * j, sizeof(float));
-    std::memcpy(id, row + sizeof(float) * k + sizeof(std::int64_t) * j, sizeof(std::int64_t));
-  };
-  for (std::int64_t q = 0; q < nq; ++q) {
-    std::fill(head.begin(), head.end(), 0);
-    for (std::int64_t j = 0; j < k; ++j) {
-      int best = -1;
-      float best_d = 0;
-      std::int64_t best_id = -1;
-      for (int r = 0; r < world; ++r) {
-        if (head[r] >= k) continue;
-        float d;
-        std::int64_t id;
-        entry(r, q, head[r], &d, &id);
-        if (id < 0) continue;  // this shard has no more neighbours
-        if (best < 0 || d < best_d || (d == best_d && id < best_id)) {
-          best = r;
-          best_d = d;
-          best_id = id;
-        }
-      }
-      if (best < 0) break;
-      ++head[best];
-      out_d[q * k + j] = best_d;
-      out_i[q * k + j] = best_id;
-    }
-  }
+  // 4. merge the P sorted lists of each query: row r·nq + q holds rank r's k
+  // distances (float32) then its k ids (int64) for query q.
+  auto lists = received.view({world * nq, k * kResultBytes});
+  auto distances = lists.narrow(1, 0, static_cast<std::int64_t>(sizeof(float)) * k).contiguous();
+  auto ids = lists.narrow(1, static_cast<std::int64_t>(sizeof(float)) * k,
+                          static_cast<std::int64_t>(sizeof(std::int64_t)) * k)
+                 .contiguous();
+  auto out = merge_neighbours(distances.view(torch::kFloat32).view({world, nq, k}),
+                              ids.view(torch::kInt64).view({world, nq, k}));
 
   traffic_.queries += nq;
   traffic_.query_bytes += mine.numel() * 4 * (world - 1);

@@ -18,7 +18,7 @@
 
 #include "dist/communicator.h"
 #include "dist/row_exchange.h"
-#include "retrieval/curriculum.h"
+#include "retrieval/local_retrieval.h"
 
 #include <array>
 #include <cstdint>

@@ -7,27 +7,6 @@
 
 namespace hardy {
 
-FoldContext::FoldContext(const TrainSettings& s, const CorpusRows& rows, const FoldPlan& p,
-                         std::string d, std::shared_ptr<Communicator> c,
-                         std::vector<SequenceRun> global)
-    : settings(s), corpus(rows), plan(p), train(sequence_set(p.train)),
-      valid(sequence_set(p.valid)), test(sequence_set(p.test)), dir(std::move(d)),
-      comm(std::move(c)), global_train(std::move(global)) {
-  if (!comm || comm->size() == 1) {
-    if (global_train.empty()) global_train = plan.train;
-    train_local.resize(plan.train.size());
-    std::iota(train_local.begin(), train_local.end(), std::int64_t{0});
-    return;
-  }
-  if (global_train.empty()) return;  // sharded stages that draw no training batches
-  auto owner = shard_owners(global_train, comm->size());
-  std::int64_t next = 0;
-  for (auto o : owner) train_local.push_back(o == comm->rank() ? next++ : -1);
-  HARDY_THROW_IF_NOT_MSG(next == train.sequences(),
-                         "{}: rank {} holds {} training sequences, but the fold's plan gives it {}",
-                         plan.name, comm->rank(), train.sequences(), next);
-}
-
 namespace {
 
 void require_global_plan(const FoldContext& ctx) {
@@ -94,30 +73,26 @@ std::vector<BatchShare> utterance_batches(const FoldContext& ctx, std::uint64_t 
 DataParallel::DataParallel(const FoldContext& ctx, const std::vector<torch::Tensor>& parameters,
                            StageTimes& times)
     : ctx_(ctx), times_(times) {
-  if (ctx.sharded() && ctx.comm->size() > 1) {
-    sync_ = std::make_unique<GradientSynchronizer>(ctx.comm, parameters, ctx.settings.sync);
-    sync_->broadcast_parameters(0);
-  }
+  sync_ = std::make_unique<GradientSynchronizer>(ctx.comm, parameters, ctx.settings.sync);
+  sync_->broadcast_parameters(0);
 }
 
 void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor& loss) {
-  HARDY_THROW_IF_NOT_MSG(loss.defined() || sync_,
+  HARDY_THROW_IF_NOT_MSG(loss.defined() || ctx_.comm->size() > 1,
                          "a training step without a loss in a single-process run (empty batch)");
   timed(times_.compute_s, [&] {
     optimizer.zero_grad();
-    if (loss.defined()) {
-      loss.backward();
-      loss_sum_ += loss.item<double>();
-    }
+    if (loss.defined()) loss.backward();
     return 0;
   });
-  if (sync_) {
-    double before = sync_->stats().wait_seconds;
-    sync_->synchronize(loss.defined());
-    times_.grad_sync_s += sync_->stats().wait_seconds - before;
-  }
+  double before = sync_->stats().wait_seconds;
+  sync_->synchronize(loss.defined());
+  times_.grad_sync_s += sync_->stats().wait_seconds - before;
   timed(times_.compute_s, [&] {
     optimizer.step();
+    // Read after synchronize(): a host read before it would wait, on a GPU, behind
+    // collectives a silent peer never finishes, out of dist.timeout_s's reach.
+    if (loss.defined()) loss_sum_ += loss.detach().item<double>();
     return 0;
   });
   ++steps_;
@@ -125,12 +100,9 @@ void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor&
 }
 
 double DataParallel::epoch_loss() {
-  double sum = loss_sum_;
-  if (sync_) {
-    auto t = torch::tensor({sum}, torch::kFloat64);
-    ctx_.comm->allreduce(t, ReduceOp::Sum)->wait();
-    sum = t.item<double>();
-  }
+  auto t = torch::tensor({loss_sum_}, torch::kFloat64);
+  ctx_.comm->allreduce(t, ReduceOp::Sum)->wait();
+  const double sum = t.item<double>();
   double mean = sum / static_cast<double>(std::max<std::int64_t>(steps_, 1));
   loss_sum_ = 0;
   steps_ = 0;
@@ -138,7 +110,6 @@ double DataParallel::epoch_loss() {
 }
 
 void require_same_on_all_ranks(const FoldContext& ctx, std::int64_t value, const std::string& what) {
-  if (!ctx.sharded() || ctx.comm->size() == 1) return;
   auto t = torch::tensor({value, -value}, torch::kInt64);
   ctx.comm->allreduce(t, ReduceOp::Max)->wait();
   const auto high = t[0].item<std::int64_t>(), low = -t[1].item<std::int64_t>();
@@ -149,7 +120,6 @@ void require_same_on_all_ranks(const FoldContext& ctx, std::int64_t value, const
 }
 
 torch::Tensor gather_rows(const FoldContext& ctx, const torch::Tensor& rows) {
-  if (!ctx.sharded() || ctx.comm->size() == 1) return rows;
   return ctx.comm->allgatherv(rows.contiguous());
 }
 

@@ -18,7 +18,7 @@
 
 #include "dist/gradient_synchronizer.h"
 #include "train/loop.h"
-#include "train/stages.h"
+#include "train/fold_context.h"
 
 #include <torch/torch.h>
 

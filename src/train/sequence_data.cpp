@@ -107,7 +107,16 @@ FoldShard shard_fold(const CorpusReader& reader, const FoldPlan& plan, int rank,
     out.begin = at.item<std::int64_t>();
     return out;
   };
-  for (const auto& s : shard_sequences(plan.train, rank, world)) shard.plan.train.push_back(local(s));
+  shard.global_train = plan.train;
+  const auto owner = shard_owners(plan.train, world);
+  for (size_t i = 0; i < plan.train.size(); ++i) {
+    if (owner[i] != rank) {
+      shard.train_local.push_back(-1);
+      continue;
+    }
+    shard.train_local.push_back(static_cast<std::int64_t>(shard.plan.train.size()));
+    shard.plan.train.push_back(local(plan.train[i]));
+  }
   for (const auto& s : shard_sequences(plan.valid, rank, world)) shard.plan.valid.push_back(local(s));
   for (const auto& s : shard_sequences(plan.test, rank, world)) shard.plan.test.push_back(local(s));
   return shard;

@@ -35,9 +35,14 @@ std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<Seque
 // separately, whole sequences, balanced by rows, as in data/sharding.h) read from
 // the corpus, and the plan with every sequence re-based onto those rows, so
 // `rows.row[plan.train[i].begin]` is the global id of that sequence's first row.
+// The assignment is computed here once; FoldContext takes it as it is.
 struct FoldShard {
   CorpusRows rows;
   FoldPlan plan;
+  // The fold's training sequences over all ranks (global rows), and for each the
+  // index of that sequence in plan.train when this rank holds it, else -1.
+  std::vector<SequenceRun> global_train;
+  std::vector<std::int64_t> train_local;
 };
 FoldShard shard_fold(const CorpusReader& reader, const FoldPlan& plan, int rank, int world);
 

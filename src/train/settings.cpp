@@ -1,10 +1,17 @@
 #include "train/settings.h"
 
 #include "core/error.h"
+#include "dist/device.h"
 
 #include <fmt/ranges.h>
 
 namespace hardy {
+
+namespace {
+
+bool index_is_flat(const Config& c) { return c.string("retrieval.index") == "flat"; }
+
+}  // namespace
 
 TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   TrainSettings s;
@@ -63,15 +70,25 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
     o.hnsw_m = c.integer("retrieval.hnsw_m");
     o.hnsw_ef_search = c.integer("retrieval.hnsw_ef_search");
   }
+  // Where each rank searches: its training device unless told otherwise; LibTorch's
+  // exact search on CUDA (curricula identical to FAISS flat), FAISS on the CPU.
+  const auto search_setting = c.string("retrieval.device");
+  const auto search_device = resolve_device(search_setting == "auto" ? c.string("training.device") : search_setting);
+  const auto engine_setting = c.string("retrieval.engine");
+  const auto engine = engine_setting == "auto"
+                          ? (search_device.is_cuda() && index_is_flat(c) ? SearchEngine::Torch : SearchEngine::Faiss)
+                          : parse_search_engine(engine_setting);
+  HARDY_THROW_IF_NOT_MSG(!search_device.is_cuda() || engine == SearchEngine::Torch,
+                         "retrieval.device = cuda needs retrieval.engine = torch (or auto): FAISS "
+                         "in this build searches on the CPU");
+  for (auto& o : s.index) {
+    o.engine = engine;
+    o.device = engine == SearchEngine::Torch ? search_device : torch::Device(torch::kCPU);
+  }
   s.conditions = c.strings("data.conditions");
 
-  auto device = c.string("training.device");
-  bool cuda = torch::cuda::is_available();
-  HARDY_THROW_IF_NOT_MSG(device != "cuda" || cuda,
-                         "training.device = \"cuda\" but no CUDA device is usable by this build "
-                         "(Debian's LibTorch is CPU-only); use \"auto\" or \"cpu\"");
-  s.device = (device == "cuda" || (device == "auto" && cuda)) ? torch::Device(torch::kCUDA)
-                                                               : torch::Device(torch::kCPU);
+  // The rank's device was chosen at start-up (dist/device.h): keep its index.
+  s.device = resolve_device(c.string("training.device"));
   return s;
 }
 

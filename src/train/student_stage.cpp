@@ -1,14 +1,14 @@
-// §2 curricula and §3 student training with evaluation.
+#include "train/student_stage.h"
+
 #include "core/error.h"
+#include "dist/row_exchange.h"
 #include "model/losses.h"
 #include "model/metrics.h"
 #include "model/student_net.h"
-#include "dist/row_exchange.h"
-#include "retrieval/sharded_retrieval.h"
 #include "train/data_parallel.h"
 #include "train/loop.h"
+#include "train/random_streams.h"
 #include "train/run_dir.h"
-#include "train/stages.h"
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -19,7 +19,6 @@ namespace hardy {
 
 namespace {
 
-constexpr std::uint64_t kStudentStream = 400;
 const std::array<bool, 3> kAll{true, true, true};
 
 // (primary, secondary) = (WA, UA) or (Acc, weighted F1) of `net` on `set` under `keep`.
@@ -78,7 +77,7 @@ SupportTable support_table(const FoldContext& ctx, const std::array<torch::Tenso
                            const Curriculum& curriculum) {
   SupportTable t{features, ctx.corpus.label,
                  torch::full({ctx.corpus.size(), curriculum.top_k()}, -1, torch::kInt64)};
-  if (!ctx.sharded()) {
+  if (ctx.holds_everything()) {  // table rows are global ids: no exchange needed
     t.support_rows.index_put_({curriculum.query}, curriculum.support);
     return t;
   }
@@ -119,38 +118,11 @@ torch::Tensor scores_to_tensor(const std::vector<EpochScores>& h) {
 
 std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t) {
   std::vector<EpochScores> h;
-  auto c = t.to(torch::kFloat64).contiguous();
+  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();  // host reads below
   auto a = c.accessor<double, 2>();
   for (std::int64_t r = 0; r < c.size(0); ++r)
     h.push_back(EpochScores{static_cast<std::int64_t>(a[r][0]), a[r][1], a[r][2], a[r][3], a[r][4]});
   return h;
-}
-
-std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
-                                                  const std::array<torch::Tensor, 3>& features,
-                                                  const HardnessScores& hardness) {
-  const auto& s = ctx.settings;
-  std::array<torch::Tensor, 3> train_features;
-  for (int m = 0; m < 3; ++m) train_features[m] = features[m].index_select(0, hardness.rows);
-  auto ids = ctx.global_ids(hardness.rows);
-  std::unique_ptr<RetrievalBackend> backend;
-  if (ctx.sharded())
-    backend = std::make_unique<ShardedRetrieval>(ctx.comm, train_features, ids, s.index);
-  else
-    backend = std::make_unique<LocalRetrieval>(train_features, ids, s.index);
-  std::map<std::string, Curriculum> curricula;
-  for (const auto& name : s.conditions) {
-    curricula[name] = build_curriculum(*backend, train_features, ids, hardness.unified.at(name),
-                                       parse_condition(name), s.curriculum);
-    auto histogram = torch::tensor(curriculum_size_histogram(curricula[name]), torch::kInt64);
-    if (ctx.sharded()) ctx.comm->allreduce(histogram, ReduceOp::Sum)->wait();
-    spdlog::info("{} | curriculum {} | {} queries, K_q histogram [{}]", ctx.plan.name, name,
-                 histogram.sum().item<std::int64_t>(),
-                 fmt::join(std::vector<std::int64_t>(histogram.data_ptr<std::int64_t>(),
-                                                     histogram.data_ptr<std::int64_t>() + histogram.numel()),
-                           ", "));
-  }
-  return curricula;
 }
 
 std::vector<EpochScores> train_student(const FoldContext& ctx,

@@ -4,6 +4,7 @@
 // a rank without a batch; parameters used on some ranks only; divergence detection.
 #include "core/error.h"
 #include "dist/communicator.h"
+#include "dist/mpi_communicator.h"
 #include "dist/gradient_synchronizer.h"
 
 #include <gtest/gtest.h>

@@ -4,6 +4,8 @@
 #include "data/corpus_reader.h"
 #include "core/error.h"
 #include "dist/communicator.h"
+#include "dist/make_communicator.h"
+#include "dist/mpi_communicator.h"
 #include "dist/launch.h"
 #include "support/corpus_fixtures.h"
 

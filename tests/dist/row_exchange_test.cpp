@@ -3,6 +3,7 @@
 // rank (including ranks that hold nothing); unknown ids throw on every rank.
 #include "core/error.h"
 #include "dist/communicator.h"
+#include "dist/mpi_communicator.h"
 #include "dist/row_exchange.h"
 
 #include <gtest/gtest.h>

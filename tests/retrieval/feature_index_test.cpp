@@ -109,3 +109,65 @@ TEST(FeatureIndex, BadInputIsAClearError) {
 
 }  // namespace
 }  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// The LibTorch engine (GEMM + top-k, used on GPUs) must give FAISS flat's answer
+// bit for bit, on data built to break it: duplicate rows, ties at the k-th place,
+// near-duplicates closer than float32 GEMM rounding, large norms.
+Neighbours search_with(SearchEngine engine, const torch::Device& device, Metric metric,
+                       const torch::Tensor& db, const torch::Tensor& ids, const torch::Tensor& q,
+                       std::int64_t k) {
+  IndexOptions o;
+  o.metric = metric;
+  o.engine = engine;
+  o.device = device;
+  o.torch_query_chunk = 7;  // several chunks
+  FeatureIndex index("test index", db.size(1), o);
+  index.add(db, ids);
+  return index.search(q, k);
+}
+
+torch::Tensor adversarial_database() {
+  torch::manual_seed(11);
+  auto base = torch::randn({120, 24}) * 40;  // large norms: GEMM rounding grows with them
+  auto copies = base.slice(0, 0, 30);        // exact duplicates: ties broken by id
+  auto near = base.slice(0, 30, 60) + torch::randn({30, 24}) * 1e-5;  // below GEMM precision
+  auto grid = torch::randint(0, 3, {40, 24}).to(torch::kFloat32);     // many equal distances
+  return torch::cat({base, copies, near, grid});
+}
+
+void expect_engines_agree(const torch::Device& device) {
+  auto db = adversarial_database();
+  auto ids = torch::randperm(db.size(0), torch::kInt64) * 3 + 7;
+  auto q = torch::cat({db.slice(0, 0, 20), torch::randn({15, 24}) * 40,
+                       torch::randint(0, 3, {10, 24}).to(torch::kFloat32)});
+  for (Metric metric : {Metric::L2, Metric::InnerProduct})
+    for (std::int64_t k : {1, 4, 9}) {
+      auto want = search_with(SearchEngine::Faiss, torch::kCPU, metric, db, ids, q, k);
+      auto got = search_with(SearchEngine::Torch, device, metric, db, ids, q, k);
+      EXPECT_TRUE(got.ids.equal(want.ids)) << "metric " << static_cast<int>(metric) << " k " << k;
+      EXPECT_TRUE(got.distances.equal(want.distances)) << "metric " << static_cast<int>(metric) << " k " << k;
+    }
+}
+
+TEST(FeatureIndexTorchEngine, EqualsFaissFlatOnAdversarialDataOnTheCpu) {
+  expect_engines_agree(torch::kCPU);
+}
+
+TEST(FeatureIndexTorchEngine, EqualsFaissFlatOnAdversarialDataOnTheGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible: GPU retrieval not checked here";
+  expect_engines_agree(torch::Device(torch::kCUDA, 0));
+}
+
+TEST(FeatureIndexTorchEngine, ApproximateKindsAreRefused) {
+  IndexOptions o;
+  o.engine = SearchEngine::Torch;
+  o.kind = IndexKind::HNSW;
+  FeatureIndex index("test index", 4, o);
+  EXPECT_THROW(index.add(torch::randn({10, 4}), torch::arange(10)), Error);
+}
+
+}  // namespace
+}  // namespace hardy

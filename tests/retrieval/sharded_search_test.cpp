@@ -4,6 +4,7 @@
 // equal, and bad input failing on every rank without a hang.
 #include "core/error.h"
 #include "dist/communicator.h"
+#include "dist/mpi_communicator.h"
 #include "retrieval/sharded_retrieval.h"
 
 #include <gtest/gtest.h>

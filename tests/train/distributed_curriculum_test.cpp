@@ -7,8 +7,14 @@
 #include "data/corpus_reader.h"
 #include "data/synth.h"
 #include "dist/communicator.h"
+#include "dist/local_communicator.h"
+#include "dist/mpi_communicator.h"
 #include "support/corpus_fixtures.h"
-#include "train/stages.h"
+#include "train/curriculum_stage.h"
+#include "train/feature_stage.h"
+#include "train/hardness_stage.h"
+#include "train/student_stage.h"
+#include "train/teacher_stage.h"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +22,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 
 namespace hardy {
 namespace {
@@ -71,11 +78,15 @@ Curriculum gather(Communicator& comm, const Curriculum& mine) {
                     all.support.index_select(0, order),   all.distance.index_select(0, order)};
 }
 
-void expect_same_curricula(const std::string& corpus, std::vector<std::string> extra) {
+// `reference`: the settings of the single-process answer (default: `extra`).
+void expect_same_curricula(const std::string& corpus, std::vector<std::string> extra,
+                           std::optional<std::vector<std::string>> reference = std::nullopt) {
   auto comm = world();
-  auto config = test_config(corpus, std::move(extra));
+  auto config = test_config(corpus, extra);
+  auto reference_config = test_config(corpus, reference ? *reference : extra);
   CorpusReader reader(corpus);
   auto settings = TrainSettings::from(config, reader.meta());
+  auto reference_settings = TrainSettings::from(reference_config, reader.meta());
   auto plans = plan_folds(reader.meta(), reader.sequences(), "auto", {0});
   const auto dir = testing::temp_path("fold");
   torch::manual_seed(5);
@@ -83,14 +94,14 @@ void expect_same_curricula(const std::string& corpus, std::vector<std::string> e
 
   // The single-process answer, computed on every rank.
   auto all_rows = reader.read_all();
-  FoldContext single(settings, all_rows, plans[0], dir);
+  FoldContext single(reference_settings, all_rows, plans[0], dir, local_world());
   auto single_features = refine_features(single);
   auto single_hardness = score_hardness(single, teacher, single_features);
   auto want = build_curricula(single, single_features, single_hardness);
 
   // Sharded: this rank's rows only.
   auto shard = shard_fold(reader, plans[0], comm->rank(), comm->size());
-  FoldContext ctx(settings, shard.rows, shard.plan, dir, comm);
+  FoldContext ctx(settings, shard, dir, comm);
   if (comm->size() > 1) {
     EXPECT_LT(ctx.corpus.size(), all_rows.size());
   }
@@ -118,6 +129,15 @@ void expect_same_curricula(const std::string& corpus, std::vector<std::string> e
 
 TEST(DistributedCurriculum, EqualsTheSingleProcessCurriculum) {
   expect_same_curricula(shared_corpus(30), {"hardness.centered=true"});
+}
+
+// GPU retrieval's engine (LibTorch GEMM + top-k, here on the CPU) gives FAISS
+// flat's curricula at every rank count: the reference is computed with FAISS.
+TEST(DistributedCurriculum, TorchSearchEngineEqualsFaissFlat) {
+  expect_same_curricula(shared_corpus(30), {"retrieval.engine=torch"}, {});
+  expect_same_curricula(shared_corpus(30), {"retrieval.engine=torch", "retrieval.metric_audio=ip",
+                                            "retrieval.top_k=5", "retrieval.k_min=2"},
+                        {"retrieval.metric_audio=ip", "retrieval.top_k=5", "retrieval.k_min=2"});
 }
 
 TEST(DistributedCurriculum, EqualsItWithTheAuthorsDefaultsAndPerModalityMetrics) {

@@ -6,8 +6,13 @@
 #include "data/synth.h"
 #include "retrieval/curriculum.h"
 #include "support/corpus_fixtures.h"
+#include "dist/local_communicator.h"
 #include "train/pipeline.h"
-#include "train/stages.h"
+#include "train/curriculum_stage.h"
+#include "train/feature_stage.h"
+#include "train/hardness_stage.h"
+#include "train/student_stage.h"
+#include "train/teacher_stage.h"
 
 #include <gtest/gtest.h>
 
@@ -116,7 +121,7 @@ TEST(Pipeline, FinetuneOffUsesTheRawFeatures) {
   auto rows = reader.read_all();
   auto settings = TrainSettings::from(config, reader.meta());
   auto plans = plan_folds(reader.meta(), reader.sequences(), "auto", {0});
-  FoldContext ctx(settings, rows, plans[0], testing::temp_path("fold_raw"));
+  FoldContext ctx(settings, rows, plans[0], testing::temp_path("fold_raw"), local_world());
   auto features = refine_features(ctx);
   EXPECT_TRUE(features[0].equal(rows.features[0]));
   EXPECT_TRUE(features[2].equal(rows.features[2]));
@@ -125,7 +130,7 @@ TEST(Pipeline, FinetuneOffUsesTheRawFeatures) {
 
   auto tuned = tiny_config(testing::temp_path("run_tuned"));
   auto tuned_settings = TrainSettings::from(tuned, reader.meta());
-  FoldContext tuned_ctx(tuned_settings, rows, plans[0], testing::temp_path("fold_tuned"));
+  FoldContext tuned_ctx(tuned_settings, rows, plans[0], testing::temp_path("fold_tuned"), local_world());
   EXPECT_FALSE(refine_features(tuned_ctx)[0].equal(rows.features[0]));
 }
 
@@ -139,8 +144,8 @@ TEST(Pipeline, HardnessStaysWithItsUtteranceWhateverTheBatching) {
   auto one = tiny_config(testing::temp_path("hb_one"), {"training.batch_size=1"});
   auto s_big = TrainSettings::from(big, reader.meta());
   auto s_one = TrainSettings::from(one, reader.meta());
-  FoldContext ctx_big(s_big, rows, plans[0], testing::temp_path("hb_fold_big"));
-  FoldContext ctx_one(s_one, rows, plans[0], testing::temp_path("hb_fold_one"));
+  FoldContext ctx_big(s_big, rows, plans[0], testing::temp_path("hb_fold_big"), local_world());
+  FoldContext ctx_one(s_one, rows, plans[0], testing::temp_path("hb_fold_one"), local_world());
   torch::manual_seed(5);
   TeacherNet teacher(s_big.model);
   std::array<torch::Tensor, 3> features = {rows.features[0], rows.features[1], rows.features[2]};

@@ -1,6 +1,4 @@
-#include "model/attention_mask.h"
 #include "model/modality_encoder.h"
-#include "model/multimodal_encoder.h"
 
 namespace hardy {
 
@@ -25,24 +23,6 @@ torch::Tensor ModalityEncoderImpl::forward(const torch::Tensor& x, const torch::
   // LibTorch 1.13's Transformer is sequence-first: [T, B, h].
   h = transformer(h.transpose(0, 1), /*src_mask=*/torch::Tensor(), key_padding_mask);
   return h.transpose(0, 1);
-}
-
-MultimodalEncoderImpl::MultimodalEncoderImpl(const ModelOptions& options) : options_(options) {
-  validate(options);
-  static constexpr const char* kNames[3] = {"audio", "text", "visual"};
-  for (int m = 0; m < 3; ++m)
-    encoders[m] = register_module(kNames[m], ModalityEncoder(options.dims[m], options));
-}
-
-std::array<torch::Tensor, 3> MultimodalEncoderImpl::forward(const SequenceBatch& batch) {
-  check_batch(batch, options_.dims);
-  std::array<torch::Tensor, 3> z;
-  for (int m = 0; m < 3; ++m) {
-    auto keep = batch.real & batch.available.select(-1, m);
-    z[m] = encoders[m](batch.x[m], keep,
-                       modality_key_padding_mask(batch.real, batch.available, m));
-  }
-  return z;
 }
 
 }  // namespace hardy

@@ -1,12 +1,12 @@
-#include "dist/communicator.h"
+#include "dist/make_communicator.h"
 
 #include "core/error.h"
+#include "dist/mpi_communicator.h"
+#ifdef HARDY_WITH_NCCL
+#include "dist/nccl_communicator.h"
+#endif
 
 namespace hardy {
-
-#ifdef HARDY_WITH_NCCL
-std::shared_ptr<Communicator> nccl_world(std::shared_ptr<Communicator> bootstrap, int device);
-#endif
 
 std::shared_ptr<Communicator> make_communicator(const std::string& backend, int device) {
   HARDY_THROW_IF_NOT_MSG(backend == "auto" || backend == "mpi" || backend == "nccl",

@@ -1,0 +1,46 @@
+#include "dist/device.h"
+
+#include "core/error.h"
+
+#ifdef HARDY_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace hardy {
+
+bool wants_cuda(const std::string& setting) {
+  HARDY_THROW_IF_NOT_MSG(setting == "auto" || setting == "cpu" || setting == "cuda",
+                         "training.device must be auto, cpu or cuda, got '{}'", setting);
+  const bool usable = torch::cuda::is_available();
+  HARDY_THROW_IF_NOT_MSG(setting != "cuda" || usable,
+                         "training.device = \"cuda\" but no CUDA device is usable by this process "
+                         "(a CPU-only LibTorch build, no GPU visible, or CUDA_VISIBLE_DEVICES empty); "
+                         "use \"auto\" or \"cpu\"");
+  return setting == "cuda" || (setting == "auto" && usable);
+}
+
+torch::Device select_rank_device(const std::string& setting, const LaunchInfo& launch) {
+  if (!wants_cuda(setting)) return torch::Device(torch::kCPU);
+  const auto devices = static_cast<int>(torch::cuda::device_count());
+  HARDY_THROW_IF_NOT_MSG(launch.local_world <= devices,
+                         "{} ranks run on this node but it has {} visible CUDA device(s): one rank per "
+                         "GPU (start {} ranks per node, e.g. launch/mpirun.sh -n {}), or set "
+                         "training.device = \"cpu\"",
+                         launch.local_world, devices, devices, devices);
+  const int index = launch.local_rank % devices;
+#ifdef HARDY_WITH_CUDA
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(index));
+#endif
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+torch::Device resolve_device(const std::string& setting) {
+  if (!wants_cuda(setting)) return torch::Device(torch::kCPU);
+#ifdef HARDY_WITH_CUDA
+  return torch::Device(torch::kCUDA, c10::cuda::current_device());
+#else
+  return torch::Device(torch::kCUDA, 0);
+#endif
+}
+
+}  // namespace hardy

@@ -1,0 +1,28 @@
+// Which device a rank computes on. One GPU per local rank, chosen before any CUDA
+// work (DDP's set_device(local_rank)), for every backend: NCCL, MPI with CUDA
+// tensors, or no collectives at all.
+#pragma once
+
+#include "dist/launch.h"
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace hardy {
+
+// True when `setting` (training.device: "auto", "cpu", "cuda") means CUDA here.
+bool wants_cuda(const std::string& setting);
+
+// Makes CUDA device `launch.local_rank` this process's current device when
+// `setting` means CUDA, and returns the device training uses ("cuda:<i>" or "cpu").
+// Throws, naming the numbers, when "cuda" is asked for without a usable device or
+// when a node runs more CUDA ranks than it has devices (NCCL would hang on the
+// duplicate GPU).
+torch::Device select_rank_device(const std::string& setting, const LaunchInfo& launch);
+
+// The device `setting` resolves to in this process: the current CUDA device (set by
+// select_rank_device) with its index, or the CPU.
+torch::Device resolve_device(const std::string& setting);
+
+}  // namespace hardy

@@ -1,0 +1,96 @@
+#include "train/feature_stage.h"
+
+#include "core/error.h"
+#include "core/modality.h"
+#include "train/data_parallel.h"
+#include "train/loop.h"
+#include "train/random_streams.h"
+
+#include <spdlog/spdlog.h>
+
+namespace hardy {
+
+namespace {
+
+constexpr std::int64_t kFeatureBatch = 256;  // utterances per feature-net step
+
+torch::Tensor normalise_rows(const torch::Tensor& x) {
+  return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
+}
+
+// Utterance-level task loss for [N, outputs] predictions.
+torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& label, bool sentiment) {
+  if (sentiment) return torch::mse_loss(logits.squeeze(-1), label);
+  return torch::nn::functional::cross_entropy(logits, label);
+}
+
+FeatureNet train_feature_net(const FoldContext& ctx, int m) {
+  const auto& s = ctx.settings;
+  const auto& raw = ctx.corpus.features[m];
+  auto& times = stage_times("features");
+  seed_epoch(s.seed, kFeatureStream + m, -1);
+  FeatureNet net(raw.size(1), s.model.outputs);
+  net->to(s.device);
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(s.finetune_lr));
+  DataParallel parallel(ctx, net->parameters(), times);
+  auto rows = ctx.train.rows();
+  auto x = raw.index_select(0, rows).to(s.device);
+  auto y = ctx.corpus.label.index_select(0, rows).to(s.device);
+  EpochLog log(fmt::format("{} | features ({})", ctx.plan.name, ModalitySet::standard().name(m)),
+               s.finetune_epochs, 0);
+  for (std::int64_t epoch = 0; epoch < s.finetune_epochs; ++epoch) {
+    seed_epoch(s.seed, kFeatureStream + m, epoch);
+    net->train();
+    for (const auto& batch : utterance_batches(ctx, s.seed + m, epoch, kFeatureBatch)) {
+      torch::Tensor loss;
+      if (!batch.empty()) {
+        auto idx = timed(times.data_s, [&] { return torch::tensor(batch.local, torch::kInt64).to(s.device); });
+        loss = timed(times.compute_s, [&] {
+          return utterance_loss(net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
+                                s.sentiment) * batch.share();
+        });
+      }
+      parallel.step(optimizer, loss);
+    }
+    auto loss = parallel.epoch_loss();
+    if (epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0)
+      log.epoch_done(epoch, "fine-tune", loss, train_utterances(ctx));
+  }
+  return net;
+}
+
+}  // namespace
+
+std::array<FeatureNet, 3> train_feature_nets(const FoldContext& ctx) {
+  return {train_feature_net(ctx, 0), train_feature_net(ctx, 1), train_feature_net(ctx, 2)};
+}
+
+std::array<torch::Tensor, 3> refined_features(const FoldContext& ctx, std::array<FeatureNet, 3>* nets) {
+  std::array<torch::Tensor, 3> out;
+  for (int m = 0; m < 3; ++m) {
+    const auto& raw = ctx.corpus.features[m];
+    if (nets) {
+      auto& net = (*nets)[static_cast<size_t>(m)];
+      net->to(ctx.settings.device);
+      net->eval();
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> parts;
+      for (std::int64_t at = 0; at < raw.size(0); at += 4096)
+        parts.push_back(
+            net->forward(raw.slice(0, at, std::min(at + 4096, raw.size(0))).to(ctx.settings.device)).feature.cpu());
+      out[m] = parts.empty() ? torch::empty({0, raw.size(1)}) : torch::cat(parts);
+    } else {
+      out[m] = raw.clone();
+    }
+    if (m == static_cast<int>(Modality::Text)) out[m] = normalise_rows(out[m]);
+  }
+  return out;
+}
+
+std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx) {
+  if (!ctx.settings.finetune_features || ctx.settings.finetune_epochs <= 0) return refined_features(ctx, nullptr);
+  auto nets = train_feature_nets(ctx);
+  return refined_features(ctx, &nets);
+}
+
+}  // namespace hardy

@@ -1,0 +1,24 @@
+// §1 hardness scoring with the trained teacher (docs/algorithm.md, eq. 10).
+#pragma once
+
+#include "model/teacher_net.h"
+#include "train/fold_context.h"
+#include <array>
+#include <map>
+#include <string>
+
+namespace hardy {
+
+// Raw and unified hardness of every training utterance (of this rank, when sharded)
+// under each condition. With hardness.normalization = "dataset" the min–max range
+// spans the training rows of all ranks.
+struct HardnessScores {
+  torch::Tensor rows;                            // int64 [n]: training rows of the row table
+  std::map<std::string, torch::Tensor> direct;   // per condition, float32 [n]: Hd
+  std::map<std::string, torch::Tensor> indirect; // Hi
+  std::map<std::string, torch::Tensor> unified;  // H (eq. 10)
+};
+HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
+                              const std::array<torch::Tensor, 3>& features);
+
+}  // namespace hardy

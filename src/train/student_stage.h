@@ -1,0 +1,26 @@
+// §3 one student per missing-modality condition, with evaluation (docs/algorithm.md).
+#pragma once
+
+#include "retrieval/curriculum.h"
+#include "train/fold_context.h"
+#include "train/report.h"
+#include <array>
+#include <string>
+#include <vector>
+
+namespace hardy {
+
+// §3 one student for `condition`: stage 1 on complete modalities, stage 2 on the
+// curriculum views (or the original samples when `curriculum` is null), evaluated
+// on valid and test after every stage-2 epoch. Checkpoints every epoch.
+std::vector<EpochScores> train_student(const FoldContext& ctx,
+                                       const std::array<torch::Tensor, 3>& features,
+                                       const std::string& condition, const Curriculum* curriculum,
+                                       const std::string& checkpoint);
+
+// Epoch scores as a [E, 5] float64 tensor (epoch, valid ×2, test ×2) and back, for
+// checkpoints and artifacts.
+torch::Tensor scores_to_tensor(const std::vector<EpochScores>& scores);
+std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t);
+
+}  // namespace hardy
