@@ -1,4 +1,4 @@
-// The stages of ALGORITHM.md for one fold, each a function of its inputs. The
+// The stages of docs/algorithm.md for one fold, each a function of its inputs. The
 // pipeline (pipeline.h) chains them, stores their artifacts and skips or resumes
 // them; here they only compute. Every per-utterance tensor is indexed by corpus row
 // (the global id), so a stage never depends on row order within a batch.
