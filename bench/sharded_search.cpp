@@ -1,4 +1,4 @@
-// Sharded exact search and the distributed curriculum build (DESIGN.md, "Distributed
+// Sharded exact search and the distributed curriculum build (docs/design.md §6, "Distributed
 // exact search"). A benchmark, not a test: it prints numbers (see bench/README.md).
 //
 //   mpirun -np P build/bench/sharded_search [--rows 200000] [--dim 256] [--queries 4096]

@@ -1,5 +1,5 @@
 // Averages gradients over the ranks of a Communicator after each backward pass, so
-// every rank takes the same optimizer step (DESIGN.md, "Gradient synchronisation").
+// every rank takes the same optimizer step (docs/design.md §7, "Gradient synchronisation").
 //
 // Gradients are packed into buckets of about `bucket_mb` megabytes in reverse
 // parameter order, which is roughly the order backward produces them. With overlap

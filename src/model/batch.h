@@ -1,5 +1,5 @@
 // A batch of utterance sequences as every network in src/model consumes it, and
-// the missing-modality condition applied to it (ALGORITHM.md, "Notation").
+// the missing-modality condition applied to it (docs/algorithm.md, "Notation").
 #pragma once
 
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// Indirect hardness (ALGORITHM.md §1, eq. 4–9): mutual information between pairs of
+// Indirect hardness (docs/algorithm.md §1.3, eq. 4–9): mutual information between pairs of
 // modality representations, estimated with entropies of feature-softmax
 // distributions and pairwise cross-attention.
 #pragma once

@@ -1,4 +1,4 @@
-// What the teacher and the student share (ALGORITHM.md §1, §3): modality encoders,
+// What the teacher and the student share (docs/algorithm.md §1.1, §3.1): modality encoders,
 // per-modality heads, the joint residual head and the reconstruction decoder. The
 // teacher adds the cross-modal MI estimator on top; the student is this alone.
 #pragma once

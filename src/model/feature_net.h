@@ -1,4 +1,4 @@
-// Per-modality feature refinement (ALGORITHM.md §0): two linear layers whose output
+// Per-modality feature refinement (docs/algorithm.md §0): two linear layers whose output
 // (same width as the input) is the refined feature, plus a classification head that
 // fine-tunes them with cross-entropy on the emotion label.
 #pragma once

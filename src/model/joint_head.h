@@ -1,4 +1,4 @@
-// The joint head over the concatenated modality representations (ALGORITHM.md §1, §3):
+// The joint head over the concatenated modality representations (docs/algorithm.md §1.1, §3.1):
 // a residual ReLU projection, dropout, and the classification / regression layer.
 #pragma once
 

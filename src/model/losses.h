@@ -1,4 +1,4 @@
-// Training losses and the per-utterance hardness terms (ALGORITHM.md §1, §3).
+// Training losses and the per-utterance hardness terms (docs/algorithm.md §1, §3).
 // Every function ignores padding (real == false): values there may be anything,
 // including NaN, without affecting the result.
 #pragma once
@@ -28,7 +28,7 @@ torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,
 // false) of the reconstruction MSE averaged over that modality's dims,
 //   Hd = mean_{m missing} mean_k (x̂^m_k - x^m_k)^2,
 // against the TRUE features `x` (the complete features, not the zeroed model input:
-// ALGORITHM.md [decision]). 0 where no modality is missing and at padding.
+// docs/algorithm.md §1.2 [decision]). 0 where no modality is missing and at padding.
 torch::Tensor per_utterance_reconstruction_error(const std::array<torch::Tensor, 3>& reconstruction,
                                                  const std::array<torch::Tensor, 3>& x,
                                                  const torch::Tensor& available,
@@ -41,7 +41,7 @@ torch::Tensor reconstruction_loss(const std::array<torch::Tensor, 3>& reconstruc
                                   const torch::Tensor& available, const torch::Tensor& real);
 
 // L_MI = -sum over real utterances of (MI(a,t) + MI(a,v) + MI(t,v)) / 3; mi: [B, T, 3].
-// A sum, not a mean, as in the authors' code (ALGORITHM.md §1); it is weighted by
+// A sum, not a mean, as in the authors' code (docs/algorithm.md §1.5); it is weighted by
 // lambda_MI = 0.001.
 torch::Tensor mi_loss(const torch::Tensor& mi, const torch::Tensor& real);
 

@@ -1,4 +1,4 @@
-// Evaluation metrics (ALGORITHM.md §4) on gathered predictions.
+// Evaluation metrics (docs/algorithm.md §4.2) on gathered predictions.
 #pragma once
 
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// One modality's encoder (ALGORITHM.md §1): input projection + dropout, then a
+// One modality's encoder (docs/algorithm.md §1.1): input projection + dropout, then a
 // Transformer encoder over the utterances of each sequence.
 #pragma once
 

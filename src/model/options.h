@@ -1,4 +1,4 @@
-// Sizes of the HARDY-MER networks (ALGORITHM.md §1, §3). Defaults are the
+// Sizes of the HARDY-MER networks (docs/algorithm.md §1.1, §3). Defaults are the
 // authors' student settings: hidden 256, depth 4, heads 2, dropout 0.5.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The reconstruction decoder (ALGORITHM.md §1): from the joint representation u back
+// The reconstruction decoder (docs/algorithm.md §1.1): from the joint representation u back
 // to the three input features, used for L_rec and the direct hardness Hd.
 #pragma once
 

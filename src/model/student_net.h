@@ -1,4 +1,4 @@
-// The emotion network (ALGORITHM.md §3): the teacher's architecture without the MI
+// The emotion network (docs/algorithm.md §3): the teacher's architecture without the MI
 // estimator; trained on complete modalities, then on curriculum views.
 #pragma once
 

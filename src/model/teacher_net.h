@@ -1,4 +1,4 @@
-// The hardness network (ALGORITHM.md §1): it is trained to classify and to
+// The hardness network (docs/algorithm.md §1): it is trained to classify and to
 // reconstruct missing modalities, and afterwards read (frozen, eval mode) for the
 // direct hardness (reconstruction error) and the indirect hardness (pairwise MI).
 #pragma once

@@ -1,4 +1,4 @@
-// The retrieval-based dynamic curriculum of ALGORITHM.md §2: for each training
+// The retrieval-based dynamic curriculum of docs/algorithm.md §2: for each training
 // sample q under condition c, the union of its top-(K+1) neighbours in every
 // available modality (q itself removed), ranked by integrated distance, cut to the
 // hardness-aware size K_q of eq. 18.

@@ -25,7 +25,7 @@ std::vector<std::int64_t> offsets(const std::vector<std::int64_t>& counts) {
   return out;
 }
 
-// One (distance, id) result list entry packed as 12 bytes, as DESIGN.md counts it.
+// One (distance, id) result list entry packed as 12 bytes, as docs/design.md §6 counts it.
 constexpr std::int64_t kResultBytes = sizeof(float) + sizeof(std::int64_t);
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The feature databases split over the ranks of a Communicator (DESIGN.md,
+// The feature databases split over the ranks of a Communicator (docs/design.md §6,
 // "Distributed exact search"): each rank holds the rows it owns, for every
 // modality, and no rank holds the whole database.
 //

@@ -1,5 +1,5 @@
-// Data-parallel training of one network over the ranks of a fold (DESIGN.md,
-// "Data-parallel training").
+// Data-parallel training of one network over the ranks of a fold (docs/data-parallel.md,
+// "Global batches and loss shares").
 //
 // Global batches. Every rank draws the epoch's order over the fold's *global*
 // training sequences (or utterances) from (seed, epoch), exactly as one process

@@ -1,4 +1,4 @@
-// The unified hardness score of ALGORITHM.md eq. 10:
+// The unified hardness score of docs/algorithm.md §1.4 (eq. 10):
 //   H = σ(γ · (α · Ĥd + β · Ĥi))            (default)
 //   H = σ(γ · (α · Ĥd + β · Ĥi − (α+β)/2))  (hardness.centered)
 // with Ĥ the min–max normalisation of the raw direct (Hd) and indirect (Hi) scores.

@@ -1,5 +1,5 @@
-// The whole HARDY-MER run of ALGORITHM.md on one process or many: for every fold, features →
-// teacher → hardness → index + curriculum → students → evaluation, then the report.
+// The whole HARDY-MER run of docs/algorithm.md on one process or many: for every fold,
+// features → teacher → hardness → index + curriculum → students → evaluation, then the report.
 // Each stage writes its artifacts and a manifest under output.dir/<fold>/; a re-run
 // skips stages whose manifest matches and resumes interrupted ones from their last
 // epoch checkpoint.

@@ -1,5 +1,5 @@
 // The run's results: per-epoch scores of every condition and fold, the three epoch
-// selections of ALGORITHM.md §4, the hardness/retrieval diagnostics, and the
+// selections of docs/algorithm.md §4.3, the hardness/retrieval diagnostics, and the
 // results.md / results.csv / results.json written into the run directory.
 #pragma once
 

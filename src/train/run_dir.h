@@ -1,6 +1,6 @@
 // The run directory's durable pieces: atomic file writes, stage manifests (what
 // produced a stage's artifacts, so a re-run can skip it) and epoch checkpoints (so
-// an interrupted stage resumes where it stopped). DESIGN.md, "Pipeline stages".
+// an interrupted stage resumes where it stopped). docs/design.md §8.
 #pragma once
 
 #include <torch/torch.h>

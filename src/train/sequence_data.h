@@ -1,6 +1,6 @@
 // Rows of a corpus grouped into the train / valid / test sequences of one fold,
 // and the assembly of padded SequenceBatch-es from them, including the curriculum
-// views of student stage 2 (ALGORITHM.md §3).
+// views of student stage 2 (docs/algorithm.md §3.3).
 #pragma once
 
 #include "data/corpus.h"

@@ -297,7 +297,7 @@ TEST(Training, TeacherFitsASeparableToyBatch) {
 
   TeacherNet teacher(o);
   torch::optim::Adam optimizer(teacher->parameters(), torch::optim::AdamOptions(3e-3));
-  // Stage 1 and stage 2 terms together (ALGORITHM.md §1).
+  // Stage 1 and stage 2 terms together (docs/algorithm.md §1.5).
   auto loss_fn = [&] {
     auto a = teacher(full);
     auto loss = 0.001 * mi_loss(a.mi, full.real);

@@ -1,4 +1,4 @@
-// The curriculum of ALGORITHM.md §2 on hand-built databases.
+// The curriculum of docs/algorithm.md §2 on hand-built databases.
 #include "core/error.h"
 #include "retrieval/curriculum.h"
 

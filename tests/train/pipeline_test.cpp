@@ -1,5 +1,5 @@
 // The whole pipeline on a tiny synthetic corpus: artifacts, scores above chance,
-// resume, and the ablation switches of ALGORITHM.md §5 that act at pipeline level.
+// resume, and the ablation switches of docs/algorithm.md §5 that act at pipeline level.
 #include "core/config.h"
 #include "core/error.h"
 #include "data/corpus_reader.h"
@@ -125,7 +125,7 @@ TEST(Pipeline, FinetuneOffUsesTheRawFeatures) {
   auto features = refine_features(ctx);
   EXPECT_TRUE(features[0].equal(rows.features[0]));
   EXPECT_TRUE(features[2].equal(rows.features[2]));
-  // Text is L2-normalised either way (ALGORITHM.md §0).
+  // Text is L2-normalised either way (docs/algorithm.md §0).
   EXPECT_TRUE(torch::allclose(features[1].norm(2, 1), torch::ones({rows.size()}), 1e-5, 1e-5));
 
   auto tuned = tiny_config(testing::temp_path("run_tuned"));
