@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 
+#include <fmt/ranges.h>
+
 #include <limits>
 #include <vector>
 
@@ -10,7 +12,7 @@ namespace hardy {
 Neighbours merge_neighbours(const torch::Tensor& distances, const torch::Tensor& ids) {
   HARDY_THROW_IF_NOT_MSG(distances.dim() == 3 && ids.sizes() == distances.sizes(),
                          "merge_neighbours: distances {} and ids {} must both be [shards, queries, k]",
-                         distances.sizes(), ids.sizes());
+                         distances.sizes().vec(), ids.sizes().vec());
   const auto d = distances.to(torch::kFloat32).contiguous();
   const auto i = ids.to(torch::kInt64).contiguous();
   const std::int64_t shards = d.size(0), nq = d.size(1), k = d.size(2);

@@ -6,6 +6,7 @@
 #include "data/synth.h"
 #include "retrieval/curriculum.h"
 #include "support/corpus_fixtures.h"
+#include "app/threads.h"
 #include "dist/local_communicator.h"
 #include "train/pipeline.h"
 #include "train/curriculum_stage.h"
@@ -50,7 +51,10 @@ Config tiny_config(const std::string& out, std::vector<std::string> extra = {}) 
       "training.student_stage1_epochs=3", "training.batch_size=4", "training.lr=0.003",
       "training.threads=1"};
   set.insert(set.end(), extra.begin(), extra.end());
-  return Config::parse("", "test", set);
+  auto config = Config::parse("", "test", set);
+  // What `hardy_dist train` does before the pipeline: one intra-op thread, one BLAS thread.
+  app::configure_threads(config.integer("training.threads"));
+  return config;
 }
 
 TEST(Pipeline, EndToEndWritesEveryArtifactAndBeatsChance) {
