@@ -1,12 +1,14 @@
 #include "train/pipeline.h"
 
 #include "core/error.h"
+#include "core/fingerprint.h"
 #include "data/corpus_reader.h"
 #include "data/sharding.h"
 #include "data/validator.h"
 #include "model/student_net.h"
 #include "train/data_parallel.h"
-#include "train/run_dir.h"
+#include "train/file_io.h"
+#include "train/manifest.h"
 #include "train/stages.h"
 
 #include <fmt/ranges.h>

@@ -2,7 +2,7 @@
 
 #include "core/error.h"
 #include "core/quoted.h"
-#include "train/run_dir.h"
+#include "train/file_io.h"
 
 #include <spdlog/spdlog.h>
 

@@ -7,7 +7,7 @@
 #include "retrieval/sharded_retrieval.h"
 #include "train/data_parallel.h"
 #include "train/loop.h"
-#include "train/run_dir.h"
+#include "train/checkpoint.h"
 #include "train/stages.h"
 
 #include <fmt/ranges.h>

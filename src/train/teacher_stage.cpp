@@ -5,7 +5,7 @@
 #include "model/losses.h"
 #include "train/data_parallel.h"
 #include "train/loop.h"
-#include "train/run_dir.h"
+#include "train/checkpoint.h"
 #include "train/stages.h"
 
 #include <spdlog/spdlog.h>

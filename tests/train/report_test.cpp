@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 #include "support/corpus_fixtures.h"
-#include "train/run_dir.h"
+#include "train/file_io.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
