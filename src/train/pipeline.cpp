@@ -5,6 +5,7 @@
 #include "data/corpus_reader.h"
 #include "data/sharding.h"
 #include "data/validator.h"
+#include "model/spearman.h"
 #include "model/student_net.h"
 #include "train/data_parallel.h"
 #include "train/file_io.h"

@@ -9,7 +9,7 @@
 #include "model/feature_net.h"
 #include "model/teacher_net.h"
 #include "retrieval/curriculum.h"
-#include "train/report.h"
+#include "train/epoch_scores.h"
 #include "train/sequence_data.h"
 #include "train/settings.h"
 
