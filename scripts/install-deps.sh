@@ -13,7 +13,8 @@ PACKAGES=(
   libtomlplusplus-dev
   libhdf5-dev hdf5-tools
   libgtest-dev libgmock-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev
+  nlohmann-json3-dev
   python3 python3-numpy python3-h5py
 )
 

@@ -16,7 +16,7 @@ std::string quoted_string(const std::string& text) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        // TOML forbids raw DEL in basic strings; JSON accepts it escaped too.
+        // TOML forbids raw control characters and DEL in basic strings.
         if (c < 0x20 || c == 0x7f)
           out += fmt::format("\\u{:04x}", c);
         else

@@ -1,7 +1,7 @@
 #include "train/artifacts.h"
 
 #include "core/error.h"
-#include "train/run_dir.h"
+#include "train/file_io.h"
 
 #include <filesystem>
 #include <sstream>

@@ -1,9 +1,9 @@
 #include "train/report.h"
 
 #include "core/error.h"
-#include "core/quoted.h"
-#include "train/run_dir.h"
+#include "train/file_io.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -54,51 +54,6 @@ std::string RunResults::secondary_name() const {
   if (task == "classification") return "UA";
   if (task == "sentiment") return "F1";
   HARDY_THROW_MSG("results have unknown task '{}' (expected classification or sentiment)", task);
-}
-
-namespace {
-
-std::vector<double> to_doubles(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous().reshape({-1});
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-}
-
-// 1-based ranks; tied values share the mean of the ranks they span.
-std::vector<double> average_ranks(const std::vector<double>& x) {
-  std::vector<std::size_t> order(x.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](auto i, auto j) { return x[i] < x[j]; });
-  std::vector<double> rank(x.size());
-  for (std::size_t i = 0; i < order.size();) {
-    std::size_t j = i;
-    while (j + 1 < order.size() && x[order[j + 1]] == x[order[i]]) ++j;
-    for (std::size_t k = i; k <= j; ++k) rank[order[k]] = (i + j) / 2.0 + 1.0;
-    i = j + 1;
-  }
-  return rank;
-}
-
-}  // namespace
-
-double spearman(const torch::Tensor& a, const torch::Tensor& b) {
-  HARDY_THROW_IF_NOT_MSG(a.sizes() == b.sizes(), "spearman: inputs differ in shape, {} vs {}",
-                         c10::str(a.sizes()), c10::str(b.sizes()));
-  auto x = to_doubles(a), y = to_doubles(b);
-  const std::size_t n = x.size();
-  auto has_nan = [](const std::vector<double>& v) {
-    return std::any_of(v.begin(), v.end(), [](double d) { return std::isnan(d); });
-  };
-  if (n < 2 || has_nan(x) || has_nan(y)) return NAN;
-  auto rx = average_ranks(x), ry = average_ranks(y);
-  const double mean = (n + 1) / 2.0;  // the mean of any average-rank vector
-  double sxy = 0, sxx = 0, syy = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    sxy += (rx[i] - mean) * (ry[i] - mean);
-    sxx += (rx[i] - mean) * (rx[i] - mean);
-    syy += (ry[i] - mean) * (ry[i] - mean);
-  }
-  if (sxx == 0 || syy == 0) return NAN;
-  return sxy / std::sqrt(sxx * syy);
 }
 
 namespace {
@@ -261,8 +216,6 @@ std::string diagnostics_table(const RunResults& results) {
   return out;
 }
 
-std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
@@ -288,52 +241,48 @@ std::string results_csv(const RunResults& results) {
   return out;
 }
 
-std::string epoch_json(const EpochScores& e) {
-  return fmt::format(
-      "{{\"epoch\": {}, \"valid_primary\": {}, \"valid_secondary\": {}, \"test_primary\": {}, "
-      "\"test_secondary\": {}}}",
-      e.epoch, json_number(e.valid_primary), json_number(e.valid_secondary),
-      json_number(e.test_primary), json_number(e.test_secondary));
+// Fields in the order written (ordered_json), as readers of earlier runs saw them.
+// NaN and infinite scores are written as null.
+using Json = nlohmann::ordered_json;
+
+Json epoch_json(const EpochScores& e) {
+  return Json{{"epoch", e.epoch},
+              {"valid_primary", e.valid_primary},
+              {"valid_secondary", e.valid_secondary},
+              {"test_primary", e.test_primary},
+              {"test_secondary", e.test_secondary}};
 }
 
-std::string condition_json(const ConditionResult& c) {
-  std::string hist, selected, epochs;
-  for (std::size_t k = 0; k < c.k_histogram.size(); ++k)
-    hist += fmt::format("{}{}", k ? ", " : "", c.k_histogram[k]);
-  for (std::size_t s = 0; s < kNumSelections; ++s) {
-    const Selection sel = kAllSelections[s];
-    selected += fmt::format("{}\"{}\": {}", s ? ", " : "", selection_id(sel),
-                            c.epochs.empty() ? "null"
-                                             : std::to_string(select_epoch(c.epochs, sel).epoch));
-  }
-  for (std::size_t i = 0; i < c.epochs.size(); ++i)
-    epochs += fmt::format("{}\n            {}", i ? "," : "", epoch_json(c.epochs[i]));
-  return fmt::format(
-      "{{\n          \"condition\": {},\n          \"spearman_planted\": {},\n"
-      "          \"k_histogram\": [{}],\n          \"support_label_agreement\": {},\n"
-      "          \"selected_epoch\": {{{}}},\n          \"epochs\": [{}{}]\n        }}",
-      quoted_string(c.condition), json_number(c.spearman_planted), hist,
-      json_number(c.support_label_agreement), selected, epochs,
-      c.epochs.empty() ? "" : "\n          ");
+Json condition_json(const ConditionResult& c) {
+  Json selected = Json::object();
+  for (auto sel : kAllSelections)
+    selected[selection_id(sel)] =
+        c.epochs.empty() ? Json(nullptr) : Json(select_epoch(c.epochs, sel).epoch);
+  Json epochs = Json::array();
+  for (const auto& e : c.epochs) epochs.push_back(epoch_json(e));
+  return Json{{"condition", c.condition},
+              {"spearman_planted", c.spearman_planted},
+              {"k_histogram", c.k_histogram},
+              {"support_label_agreement", c.support_label_agreement},
+              {"selected_epoch", std::move(selected)},
+              {"epochs", std::move(epochs)}};
 }
 
 std::string results_json(const RunResults& results) {
-  std::string folds;
-  for (std::size_t f = 0; f < results.folds.size(); ++f) {
-    const auto& fold = results.folds[f];
-    std::string conditions;
-    for (std::size_t i = 0; i < fold.conditions.size(); ++i)
-      conditions +=
-          fmt::format("{}\n        {}", i ? "," : "", condition_json(fold.conditions[i]));
-    folds += fmt::format(
-        "{}\n    {{\n      \"name\": {},\n      \"conditions\": [{}\n      ]\n    }}",
-        f ? "," : "", quoted_string(fold.name), conditions);
+  Json folds = Json::array();
+  for (const auto& fold : results.folds) {
+    Json conditions = Json::array();
+    for (const auto& c : fold.conditions) conditions.push_back(condition_json(c));
+    folds.push_back(Json{{"name", fold.name}, {"conditions", std::move(conditions)}});
   }
-  return fmt::format(
-      "{{\n  \"corpus\": {},\n  \"task\": {},\n  \"primary\": {},\n  \"secondary\": {},\n"
-      "  \"folds\": [{}\n  ]\n}}\n",
-      quoted_string(results.corpus), quoted_string(results.task),
-      quoted_string(results.primary_name()), quoted_string(results.secondary_name()), folds);
+  Json doc{{"corpus", results.corpus},
+           {"task", results.task},
+           {"primary", results.primary_name()},
+           {"secondary", results.secondary_name()},
+           {"folds", std::move(folds)}};
+  // Names come from the config and corpus; a stray non-UTF-8 byte becomes U+FFFD
+  // rather than losing the whole report at the end of a run.
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // results.md / results.csv / results.json written into the run directory.
 #pragma once
 
-#include <torch/torch.h>
+#include "train/epoch_scores.h"
 
 #include <cmath>
 #include <cstdint>
@@ -11,13 +11,6 @@
 #include <vector>
 
 namespace hardy {
-
-// One student epoch's evaluation. "primary"/"secondary" = WA/UA for
-// classification, Acc/F1 for sentiment. NaN = not evaluated (e.g. no valid split).
-struct EpochScores {
-  std::int64_t epoch = 0;
-  double valid_primary = NAN, valid_secondary = NAN, test_primary = NAN, test_secondary = NAN;
-};
 
 // The authors report the best test epoch per fold, which peeks at the test set;
 // we report it next to two honest selections, each clearly labelled.
@@ -56,10 +49,6 @@ struct RunResults {
   std::string primary_name() const;    // "WA" | "Acc"
   std::string secondary_name() const;  // "UA" | "F1"
 };
-
-// Spearman rank correlation of two 1-D tensors of equal length (average ranks for
-// ties); NaN with fewer than 2 values, a constant input or a NaN value.
-double spearman(const torch::Tensor& a, const torch::Tensor& b);
 
 // The main table (paper Table 1 layout): one row per condition (first-fold order),
 // then "average" over the missing-modality conditions (atv excluded, as in the

@@ -1,6 +1,6 @@
 #include "train/stage_runner.h"
 
-#include "train/run_dir.h"
+#include "train/manifest.h"
 
 #include <filesystem>
 

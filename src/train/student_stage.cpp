@@ -8,7 +8,7 @@
 #include "train/data_parallel.h"
 #include "train/loop.h"
 #include "train/random_streams.h"
-#include "train/run_dir.h"
+#include "train/checkpoint.h"
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>

@@ -3,7 +3,7 @@
 
 #include "retrieval/curriculum.h"
 #include "train/fold_context.h"
-#include "train/report.h"
+#include "train/epoch_scores.h"
 #include <array>
 #include <string>
 #include <vector>

@@ -6,7 +6,7 @@
 #include "train/data_parallel.h"
 #include "train/loop.h"
 #include "train/random_streams.h"
-#include "train/run_dir.h"
+#include "train/checkpoint.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,8 +1,10 @@
-// Atomic writes, fingerprints, manifests and checkpoints of the run directory.
-#include "train/run_dir.h"
+// Epoch checkpoints: module, optimizer, epoch and extras; mismatches and corruption.
+#include "train/checkpoint.h"
 
-#include "core/error.h"
 #include "support/corpus_fixtures.h"
+#include "support/error_of.h"
+#include "support/list_dir.h"
+#include "train/file_io.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,95 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-std::vector<std::string> list_dir(const std::string& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  return names;
-}
-
-// The message of the hardy::Error thrown by `f`, or "" when none is thrown.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-TEST(AtomicWrite, CreatesParentsReplacesContentAndLeavesNoTempFiles) {
-  const std::string dir = testing::temp_path("atomic");
-  const std::string path = dir + "/sub/out.txt";
-  write_file_atomic(path, "first");
-  EXPECT_EQ(read_file(path), "first");
-  std::string binary("a\0b\n", 4);
-  write_file_atomic(path, binary);
-  EXPECT_EQ(read_file(path), binary);
-  EXPECT_THAT(list_dir(dir + "/sub"), ::testing::ElementsAre("out.txt"));
-}
-
-TEST(AtomicWrite, UnreadableFileNamesThePath) {
-  const std::string missing = testing::temp_path("missing.txt");
-  EXPECT_THAT(error_of([&] { read_file(missing); }), HasSubstr(missing));
-}
-
-TEST(Fingerprint, IsFnv1a64AsHex) {
-  // FNV-1a: h = 0xcbf29ce484222325; per byte h = (h ^ byte) * 0x100000001b3 mod 2^64.
-  EXPECT_EQ(fingerprint(""), "cbf29ce484222325");
-  EXPECT_EQ(fingerprint("hardy"), "a6291c6945788a1f");
-  EXPECT_NE(fingerprint("hardy"), fingerprint("hardz"));
-}
-
-TEST(Manifest, RoundTripsWithEscapes) {
-  const std::string path = testing::temp_path("run") + "/teacher/manifest.json";
-  Manifest m;
-  m.stage = "teacher \"v2\"";
-  m.key = fingerprint("config");
-  m.complete = true;
-  m.info["checkpoint"] = "C:\\runs\\teacher.pt";
-  m.info["note"] = "line one\nline \"two\"\ttabbed\x01 caf\xc3\xa9";
-  m.info["empty"] = "";
-  save_manifest(path, m);
-  auto back = load_manifest(path);
-  ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->stage, m.stage);
-  EXPECT_EQ(back->key, m.key);
-  EXPECT_TRUE(back->complete);
-  EXPECT_EQ(back->info, m.info);
-
-  Manifest bare{"index", "k", false, {}};
-  save_manifest(path, bare);
-  back = load_manifest(path);
-  ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->stage, "index");
-  EXPECT_FALSE(back->complete);
-  EXPECT_TRUE(back->info.empty());
-}
-
-TEST(Manifest, MissingIsNulloptCorruptNamesTheFile) {
-  EXPECT_FALSE(load_manifest(testing::temp_path("none.json")).has_value());
-  const std::string path = testing::temp_path("corrupt.json");
-  for (const char* text : {"{\"stage\": \"teacher\", \"key\": \"ab", "not json",
-                           "{\"stage\": \"t\", \"key\": \"k\"}",  // no "complete"
-                           "{\"stage\": \"t\", \"key\": \"k\", \"complete\": true} x"}) {
-    write_file_atomic(path, text);
-    std::string message = error_of([&] { load_manifest(path); });
-    EXPECT_THAT(message, HasSubstr(path)) << text;
-    EXPECT_THAT(message, HasSubstr("delete it")) << text;
-  }
-}
-
-TEST(Manifest, MatchesOnlyCompleteWithSameKey) {
-  const std::string path = testing::temp_path("match.json");
-  EXPECT_FALSE(manifest_matches(path, "k1"));
-  save_manifest(path, Manifest{"student", "k1", true, {}});
-  EXPECT_TRUE(manifest_matches(path, "k1"));
-  EXPECT_FALSE(manifest_matches(path, "k2"));
-  save_manifest(path, Manifest{"student", "k1", false, {}});
-  EXPECT_FALSE(manifest_matches(path, "k1"));
-}
+using testing::error_of;
+using testing::list_dir;
 
 // Linear -> BatchNorm -> Linear: nested names and buffers as well as parameters.
 struct Model {

@@ -1,0 +1,33 @@
+// Epoch checkpoints: module, optimizer and progress of a training stage in one file,
+// so an interrupted stage resumes at the epoch where it stopped, bit for bit.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace hardy {
+
+// What a checkpoint carries besides the module and optimizer.
+struct CheckpointState {
+  std::int64_t epoch = 0;
+  std::map<std::string, torch::Tensor> extra;  // e.g. metric history, any names
+};
+
+// Module parameters and buffers, optimizer state, epoch and extra tensors, in one
+// torch archive written atomically.
+void save_checkpoint(const std::string& path, torch::nn::Module& module,
+                     torch::optim::Optimizer& optimizer, const CheckpointState& state);
+
+// Loads into `module` and `optimizer` and returns the state (extra tensors on the
+// module's device); nullopt if the file does not exist. hardy::Error naming the file
+// if it is corrupt or its parameters do not match the module's names and shapes; the
+// module is left untouched in that case.
+std::optional<CheckpointState> load_checkpoint(const std::string& path,
+                                               torch::nn::Module& module,
+                                               torch::optim::Optimizer& optimizer);
+
+}  // namespace hardy

@@ -1,0 +1,17 @@
+// One evaluated student epoch: what the training loop records per epoch, what a
+// checkpoint carries as history, and what the report selects epochs from.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace hardy {
+
+// "primary"/"secondary" = WA/UA for classification, Acc/F1 for sentiment.
+// NaN = not evaluated (e.g. no valid split).
+struct EpochScores {
+  std::int64_t epoch = 0;
+  double valid_primary = NAN, valid_secondary = NAN, test_primary = NAN, test_secondary = NAN;
+};
+
+}  // namespace hardy
