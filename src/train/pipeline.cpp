@@ -205,7 +205,8 @@ FoldResult run_fold(const RunScope& run, const TrainSettings& s, const FoldConte
 }  // namespace
 
 RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm) {
-  RunScope run{comm ? std::move(comm) : local_world(), {}};
+  HARDY_THROW_IF_NOT_MSG(comm, "run_pipeline needs a process group (local_world() on one process)");
+  RunScope run{std::move(comm), {}};
   const auto path = config.string("data.corpus");
   HARDY_THROW_IF_NOT_MSG(!path.empty(), "no corpus given: set data.corpus (or pass --corpus FILE)");
   ValidateOptions check;
