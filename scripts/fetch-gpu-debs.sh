@@ -94,7 +94,7 @@ find "$STAGE" -name '*.a' ! -name 'libfaiss.a' ! -name 'libgtest*.a' ! -name 'li
 find "$STAGE" \( -name '*.mod' -o -name '*.jar' -o -name 'libmpi_java*' -o -name 'libmpi_mpifh*' \
        -o -name 'libmpi_usempi*' -o -name 'libhdf5*fortran*' -o -name 'libmpi_cxx*' -o -name 'mpif*' \) \
        -exec rm -rf {} +
-rm -rf "$L"/openmpi/lib/openmpi3/mca_*java* 2>/dev/null || true
+rm -rf "$L"/openmpi/lib/openmpi3/mca_*java* "$L"/fortran 2>/dev/null || true
 # Boost: keep only the headers our sources (and program_options) include.
 if [ -d "$STAGE/usr/include/boost" ]; then
   tmp=$(mktemp -d)

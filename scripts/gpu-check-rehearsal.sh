@@ -25,6 +25,9 @@ if [ "${1:-}" != --inside ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/python3" -m pip install --quiet cmake ninja numpy h5py
   fi
+  # what `import torch` needs (the GPU machine's venv has them with torch)
+  "$VENV/bin/python3" -c 'import typing_extensions, sympy, filelock, jinja2, networkx, fsspec' 2>/dev/null \
+    || "$VENV/bin/python3" -m pip install --quiet typing_extensions sympy filelock jinja2 networkx fsspec
   echo "$site" > "$("$VENV/bin/python3" -c 'import site;print(site.getsitepackages()[0])')/hardy-torch.pth"
   export PYTHON=$VENV/bin/python3
   exec unshare -m --propagation private "$0" --inside "$@"
@@ -51,7 +54,8 @@ for f in $A/lib{mpi,open-rte,open-pal,ompitrace,oshmem,mca_common,hwloc,pmix,eve
 done
 say "hid $n system paths (MPI, PMIx, hwloc, libevent, FAISS, HDF5, BLAS, Boost, toml++, spdlog, fmt, GTest, ssh)"
 # Self-check: the hiding works.
-if [ -e /usr/include/boost/version.hpp ] || command -v mpirun >/dev/null || [ -s $A/libfaiss.a ]; then
+if [ -e /usr/include/boost/version.hpp ] || [ -s /usr/bin/orterun ] || [ -s $A/libfaiss.a ] \
+   || [ -s $A/openmpi/lib/libmpi.so.40 ]; then
   echo "rehearsal: ERROR: hiding failed" >&2; exit 1
 fi
 exec ./scripts/gpu-check.sh --no-gpu "$@"

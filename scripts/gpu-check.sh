@@ -20,7 +20,8 @@
 #   default: from PYTHON), HARDY_GPU_DEBS (default .gpu-debs/prefix.tar.xz),
 #   HARDY_GPU_WORK (default .gpu-work: prefix, runs, logs), BUILD_DIR (default build-gpu),
 #   HARDY_GPU_KEEP_FALLBACK=1 (keep packed runtime libraries the system also has),
-#   CTEST_EXCLUDE (regex of slow tests to skip; default data_parallel_test).
+#   CTEST_EXCLUDE (regex of slow tests to skip; default data_parallel_test),
+#   HARDY_GPU_TIMEOUT_SCALE (multiply every time-out, for slow rehearsal machines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -133,14 +134,19 @@ c_prefix() {
   [ -f "$TARBALL" ] || { echo "no $TARBALL: run scripts/fetch-gpu-debs.sh on a Debian 12 machine and carry .gpu-debs"; return 1; }
   rm -rf "$PREFIX"; mkdir -p "$PREFIX"
   tar -C "$PREFIX" -xJf "$TARBALL"
-  local kept=0 dropped=0 so
+  local kept=all dropped=0 so
   if [ "${HARDY_GPU_KEEP_FALLBACK:-0}" != 1 ]; then
+    kept=0
     local cache; cache=$( (ldconfig -p 2>/dev/null || /sbin/ldconfig -p) | awk '{print $1}' | sort -u)
     while read -r f; do
       so=$(basename "$f")
       if grep -qx "$so" <<<"$cache"; then rm -f "$PREFIX/$f"; dropped=$((dropped+1)); else kept=$((kept+1)); fi
     done < "$PREFIX/FALLBACK_FILES"
   fi
+  # Debian's faiss-targets.cmake names /usr/lib/x86_64-linux-gnu/lib{blas,lapack}.so literally.
+  grep -rl 'INTERFACE_LINK_LIBRARIES.*/usr/lib/x86_64-linux-gnu/' "$L/cmake" | while read -r f; do
+    sed -i "/INTERFACE_LINK_LIBRARIES/ s|/usr/lib/x86_64-linux-gnu/|$L/|g" "$f"; echo "relocated link paths in $f"
+  done
   echo "packages: $(wc -l < "$PREFIX/MANIFEST")"
   echo "RESULT: unpacked $(du -sm "$PREFIX" | cut -f1) MiB; fallback sonames the system has (dropped): $dropped, kept: $kept"
 }
@@ -154,6 +160,9 @@ c_configure() {
   bad=$(grep -E '^(MPI_C_HEADER_DIR|MPI_mpi_LIBRARY|HDF5_C_INCLUDE_DIR|HDF5_C_LIBRARY_hdf5|Boost_DIR|faiss_DIR|fmt_DIR|spdlog_DIR|tomlplusplus_DIR|GTest_DIR|BLAS_openblas_LIBRARY|MPIEXEC_EXECUTABLE)[:=]' \
         "$BUILD/CMakeCache.txt" | grep -v "$PREFIX" || true)
   [ -z "$bad" ] || { echo "NOT FROM THE PREFIX:"; echo "$bad"; return 1; }
+  bad=$(grep -ohE '(^|[ ;"])/usr/(lib|include)/[^ ;"]*(blas|lapack|mpi|hdf5|faiss|boost|fmt|spdlog|toml|gtest|gmock|pmix|hwloc)[^ ;"]*' \
+        "$BUILD/build.ninja" | sort -u || true)
+  [ -z "$bad" ] || { echo "SYSTEM PATHS IN build.ninja (must come from the prefix):"; echo "$bad"; return 1; }
   echo "RESULT: $(grep -o 'hardy_dist: NCCL=.*' "$WORK/configure.txt" | tail -1)"
 }
 c_build_app() { cmake --build "$BUILD" -j "$JOBS" --target hardy_dist; echo "RESULT: hardy_dist built"; }
@@ -313,6 +322,7 @@ for c in "${CHECKS[@]}"; do
     echo "| $i | $name | $status | 0 | $res |" >> "$SUMMARY"; echo "gpu-check: [$i] $name $status ($res)"
     continue
   fi
+  t=$(( t * ${HARDY_GPU_TIMEOUT_SCALE:-1} ))     # a slow rehearsal machine: scale the time-outs
   [ "$t" -gt $((left - 5)) ] && t=$((left - 5))
   # kill-and-resume: kill at about half the P=1 demo's wall time
   if [ "$name" = kill-resume ]; then
@@ -323,12 +333,12 @@ for c in "${CHECKS[@]}"; do
   t0=$(date +%s); rc=0
   timeout -k 10 "$t" "$0" "--$MODE" --jobs "$JOBS" --run-check "$fn" > "$log" 2>&1 < /dev/null || rc=$?
   dt=$(( $(date +%s) - t0 ))
-  res=$(grep '^RESULT:' "$log" | tail -1 | sed 's/^RESULT: *//; s/|/\\|/g')
+  res=$(grep '^RESULT:' "$log" | tail -1 | sed 's/^RESULT: *//; s/|/\\|/g' || true)
   if [ "$rc" = 0 ]; then status=PASS
   elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then status="TIMEOUT(${t}s)"; failed=$((failed+1))
   else status="FAIL(rc=$rc)"; failed=$((failed+1))
   fi
-  [ "$status" = PASS ] || res="$res $(grep -vE '^\s*$' "$log" | tail -2 | tr '\n|' ' /' | cut -c1-300)"
+  [ "$status" = PASS ] || res="$res $(grep -vE '^\s*$' "$log" | grep -v '^RESULT:' | tail -2 | tr '\n|' ' /' | cut -c1-300 || true)"
   echo "| $i | $name | $status | $dt | $res |" >> "$SUMMARY"
   echo "gpu-check: [$i] $name $status ${dt}s: $res"
   # later checks are meaningless without these
