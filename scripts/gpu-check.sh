@@ -95,6 +95,12 @@ setup_env() {
     export OMPI_MCA_plm=isolated                   # no ssh: launch locally only
   fi
   export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+  # nvcc: PATH, /usr/local/cuda, else a pip nvidia-cuda-nvcc beside torch
+  if ! command -v nvcc >/dev/null; then
+    local n; n=$(ls "$TORCH_SITE"/nvidia/*/bin/nvcc 2>/dev/null | head -1 || true)
+    if [ -n "$n" ]; then export PATH="$PATH:$(dirname "$n")" CUDACXX=$n; fi
+  fi
+  return 0
 }
 
 CMAKE_ARGS=(
@@ -133,7 +139,11 @@ EOF
 c_prefix() {
   [ -f "$TARBALL" ] || { echo "no $TARBALL: run scripts/fetch-gpu-debs.sh on a Debian 12 machine and carry .gpu-debs"; return 1; }
   rm -rf "$PREFIX"; mkdir -p "$PREFIX"
-  tar -C "$PREFIX" -xJf "$TARBALL"
+  if command -v xz >/dev/null; then
+    tar -C "$PREFIX" -xJf "$TARBALL"
+  else   # no xz binary in a minimal image: Python's lzma
+    py -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], **({"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}))' "$TARBALL" "$PREFIX"
+  fi
   local kept=all dropped=0 so
   if [ "${HARDY_GPU_KEEP_FALLBACK:-0}" != 1 ]; then
     kept=0
@@ -300,7 +310,7 @@ if [ -n "$RUN_CHECK" ]; then
 fi
 SUMMARY=$OUT/summary.md
 {
-  echo "# gpu-check $(date -u +%FT%TZ) on $(hostname) (mode $MODE, budget ${BUDGET}s, -j$JOBS)"
+  echo "# gpu-check $(date -u +%FT%TZ) on $(uname -n) (mode $MODE, budget ${BUDGET}s, -j$JOBS)"
   echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') $(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo '(dirty)' || true)"
   echo
   echo "| # | check | status | s | result |"
