@@ -34,6 +34,7 @@ DEV=(
   libtomlplusplus-dev libtomlplusplus3
   libspdlog-dev libspdlog1.10 libfmt-dev libfmt9
   libgtest-dev libgmock-dev
+  nlohmann-json3-dev
 )
 # Runtime libraries those need (ldd of every library and MCA component above) that a
 # bare Ubuntu 24.04 image may lack. gpu-check.sh deletes each one whose soname the GPU

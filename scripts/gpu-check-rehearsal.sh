@@ -39,10 +39,10 @@ empty=$(mktemp -d)
 n=0
 hide_dir() { [ -d "$1" ] && mount --bind "$empty" "$1" && n=$((n+1)) || true; }
 hide_file() { [ -e "$1" ] && mount --bind /dev/null "$1" 2>/dev/null && n=$((n+1)) || true; }
-for d in /usr/include/{boost,hdf5,faiss,spdlog,fmt,toml++,gtest,gmock} \
+for d in /usr/include/{boost,hdf5,faiss,spdlog,fmt,toml++,gtest,gmock,nlohmann} \
          /usr/include/x86_64-linux-gnu/{openblas-pthread,openmpi} \
          $A/{openmpi,pmix2,hdf5,openblas-pthread,fortran,cmake} /usr/lib/cmake \
-         /usr/share/{openmpi,pmix,hwloc} /etc/openmpi /usr/share/cmake/{fmt,spdlog,tomlplusplus}; do
+         /usr/share/{openmpi,pmix,hwloc} /etc/openmpi /usr/share/cmake/{fmt,spdlog,tomlplusplus,nlohmann_json}; do
   hide_dir "$d"
 done
 shopt -s nullglob

@@ -21,7 +21,8 @@
 #   HARDY_GPU_WORK (default .gpu-work: prefix, runs, logs), BUILD_DIR (default build-gpu),
 #   HARDY_GPU_KEEP_FALLBACK=1 (keep packed runtime libraries the system also has),
 #   CTEST_EXCLUDE (regex of slow tests to skip; default data_parallel_test),
-#   HARDY_GPU_TIMEOUT_SCALE (multiply every time-out, for slow rehearsal machines).
+#   CTEST_REGEX (only tests matching it), HARDY_GPU_TEST_TARGETS (build only these test
+#   targets), HARDY_GPU_TIMEOUT_SCALE (multiply every time-out, for slow rehearsal machines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -254,11 +255,19 @@ c_nccl_np2() {
   NCCL_MULTI_RANK_GPU_ENABLE=1 NCCL_DEBUG=INFO train_measured g6 "${MPIRUN[@]}" -np 2 "$B" "${TRAIN[@]}" \
     --set dist.backend=nccl --set "output.dir=$RUNS/g6"
 }
-c_build_tests() { cmake --build "$BUILD" -j "$JOBS"; echo "RESULT: all targets built"; }
+c_build_tests() {
+  # HARDY_GPU_TEST_TARGETS: only these targets (e.g. "mpi_smoke_test cli_test") when time is short
+  if [ -n "${HARDY_GPU_TEST_TARGETS:-}" ]; then
+    cmake --build "$BUILD" -j "$JOBS" --target $HARDY_GPU_TEST_TARGETS
+    echo "RESULT: built $HARDY_GPU_TEST_TARGETS"
+  else
+    cmake --build "$BUILD" -j "$JOBS"; echo "RESULT: all targets built"
+  fi
+}
 c_ctest() {
   local rc=0
   ctest --test-dir "$BUILD" -j "$JOBS" --timeout "${CTEST_TIMEOUT:-120}" --output-on-failure \
-    -E "$CTEST_EXCLUDE" || rc=$?
+    -E "$CTEST_EXCLUDE" ${CTEST_REGEX:+-R "$CTEST_REGEX"} || rc=$?
   local line; line=$(grep -hE 'tests passed|tests failed' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | tail -1)
   [ -n "$line" ] || line=$(ctest --test-dir "$BUILD" -N | tail -1)
   echo "RESULT: rc=$rc (excluded: $CTEST_EXCLUDE); failed: $(grep -oE '^[[:space:]]*[0-9]+ - [^ ]+' "$BUILD/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | awk '{print $3}' | tr '\n' ' ')"
