@@ -13,6 +13,8 @@
 # Usage (from the repository root):
 #   scripts/gpu-check.sh [--dry-run] [--no-gpu] [--budget SECONDS] [--jobs N]
 #   --dry-run  print the plan (environment, cmake line, checks) and exit; runs anywhere
+#   --exec CMD...  run CMD in the relocated environment (after a run unpacked the prefix),
+#              e.g. scripts/gpu-check.sh --exec mpirun -np 2 build-gpu/hardy_dist env
 #   --no-gpu   CPU rehearsal: same build and checks with training.device=cpu, GPU-only
 #              checks reported as SKIPPED (default when nvidia-smi sees no GPU)
 # Environment: OUT (default ./gpu-check-out), PYTHON (default /opt/torch/.venv/bin/python3
@@ -27,11 +29,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DRY=0; MODE=auto; BUDGET=${HARDY_GPU_BUDGET:-420}; JOBS=${JOBS:-$(nproc)}; RUN_CHECK=""
+DRY=0; MODE=auto; BUDGET=${HARDY_GPU_BUDGET:-420}; JOBS=${JOBS:-$(nproc)}; RUN_CHECK=""; EXEC=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --run-check) RUN_CHECK=$2; shift ;;   # internal: one check in a child process
+    --exec) shift; EXEC=("$@"); break ;;  # run a command in the relocated environment
     --gpu) MODE=gpu ;;
     --no-gpu|--cpu) MODE=cpu ;;
     --budget) BUDGET=$2; shift ;;
@@ -92,9 +95,9 @@ setup_env() {
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
   export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
   export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
-  if ! command -v ssh >/dev/null && ! command -v rsh >/dev/null; then
-    export OMPI_MCA_plm=isolated                   # no ssh: launch locally only
-  fi
+  # One node: launch locally. Without this, no ssh (usual in containers) kills both mpirun
+  # ("plm_rsh_agent: ssh : rsh ... could not be found") and MPI_Init's singleton daemon.
+  export OMPI_MCA_plm=${OMPI_MCA_plm:-isolated}
   export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
   # nvcc: PATH, /usr/local/cuda, else a pip nvidia-cuda-nvcc beside torch
   if ! command -v nvcc >/dev/null; then
@@ -311,6 +314,7 @@ EOF
   exit 0
 fi
 
+if [ ${#EXEC[@]} -gt 0 ]; then setup_env; exec "${EXEC[@]}"; fi
 mkdir -p "$OUT" "$LOGS" "$RUNS"
 if [ -n "$RUN_CHECK" ]; then
   setup_env
