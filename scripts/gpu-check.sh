@@ -23,6 +23,7 @@
 #   HARDY_GPU_WORK (default .gpu-work: prefix, runs, logs), BUILD_DIR (default build-gpu),
 #   HARDY_GPU_KEEP_FALLBACK=1 (keep packed runtime libraries the system also has),
 #   CTEST_EXCLUDE (regex of slow tests to skip; default data_parallel_test),
+#   HARDY_GPU_TRAIN_EXTRA (more train args, e.g. "--set training.student_epochs=2"),
 #   CTEST_REGEX (only tests matching it), HARDY_GPU_TEST_TARGETS (build only these test
 #   targets), HARDY_GPU_TIMEOUT_SCALE (multiply every time-out, for slow rehearsal machines).
 set -euo pipefail
@@ -124,7 +125,7 @@ CMAKE_ARGS=(
 B=$ROOT/$BUILD/hardy_dist
 CORPUS=$RUNS/corpus.h5
 TRAIN=(train --config configs/demo.toml --set "data.corpus=$CORPUS" --set "data.folds=[0]"
-       --set "training.device=$DEVICE")
+       --set "training.device=$DEVICE" ${HARDY_GPU_TRAIN_EXTRA:-})
 
 # ---- checks: each a function; its last "RESULT: ..." line goes into the summary ----
 c_gpu() { nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv;
