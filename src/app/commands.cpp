@@ -257,13 +257,13 @@ int cmd_version() {
   std::string mpi(mpi_version, static_cast<size_t>(length));
   mpi = mpi.substr(0, mpi.find_first_of(",\n"));
   std::cout << fmt::format("hardy_dist {}\n", HARDY_VERSION);
-  std::cout << fmt::format("  LibTorch {}{}\n", TORCH_VERSION,
+  std::cout << fmt::format("  LibTorch {}{} from {}\n", TORCH_VERSION,
 #ifdef HARDY_WITH_CUDA
-                           " (CUDA)"
+                           " (CUDA)",
 #else
-                           " (CPU)"
+                           " (CPU)",
 #endif
-  );
+                           HARDY_TORCH_ORIGIN);
   std::cout << fmt::format("  FAISS    {}.{}.{}{}\n", FAISS_VERSION_MAJOR, FAISS_VERSION_MINOR,
                            FAISS_VERSION_PATCH,
 #ifdef HARDY_WITH_FAISS_GPU
@@ -277,7 +277,9 @@ int cmd_version() {
 #ifdef HARDY_WITH_NCCL
   int nccl = 0;
   ncclGetVersion(&nccl);
-  std::cout << fmt::format("  NCCL     {} (compiled in; used with CUDA tensors)\n", nccl);
+  std::cout << fmt::format("  NCCL     {}.{}.{} loaded (compiled against {}.{}.{}; {}; used with CUDA tensors)\n",
+                           nccl / 10000, nccl / 100 % 100, nccl % 100, NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH,
+                           HARDY_NCCL_ORIGIN);
 #else
   std::cout << "  NCCL     not compiled in\n";
 #endif
