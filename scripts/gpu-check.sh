@@ -245,12 +245,12 @@ c_resume() {
 }
 c_nccl_np1() {
   local rc=0 rc2=0
-  # the synchroniser test with NCCL on CUDA tensors (uses the switch when the test has it)
-  HARDY_TEST_BACKEND=nccl HARDY_TEST_DEVICE=cuda NCCL_DEBUG=INFO \
-    "${MPIRUN[@]}" -np 1 "$ROOT/$BUILD/gradient_synchronizer_test" || rc=$?
+  # CUDA gradient synchronisation over NCCL (tests/dist/cuda_sync_test.cpp)
+  HARDY_TEST_BACKEND=nccl NCCL_DEBUG=WARN \
+    "${MPIRUN[@]}" -np 1 "$ROOT/$BUILD/tests/cuda_sync_test" || rc=$?
   NCCL_DEBUG=INFO "${MPIRUN[@]}" -np 1 "$B" "${TRAIN[@]}" --set dist.backend=nccl \
     --set "output.dir=$RUNS/g5" || rc2=$?
-  echo "RESULT: gradient_synchronizer_test(nccl,cuda) rc=$rc; train -np 1 backend=nccl rc=$rc2"
+  echo "RESULT: cuda_sync_test(nccl) rc=$rc; train -np 1 backend=nccl rc=$rc2"
   [ "$rc" = 0 ] && [ "$rc2" = 0 ]
 }
 c_nccl_np2() {
