@@ -274,10 +274,11 @@ c_build_tests() {
 c_ctest() {
   local rc=0
   ctest --test-dir "$BUILD" -j "$JOBS" --timeout "${CTEST_TIMEOUT:-120}" --output-on-failure \
-    -E "$CTEST_EXCLUDE" ${CTEST_REGEX:+-R "$CTEST_REGEX"} || rc=$?
-  local line; line=$(grep -hE 'tests passed|tests failed' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | tail -1)
-  [ -n "$line" ] || line=$(ctest --test-dir "$BUILD" -N | tail -1)
-  echo "RESULT: rc=$rc (excluded: $CTEST_EXCLUDE); failed: $(grep -oE '^[[:space:]]*[0-9]+ - [^ ]+' "$BUILD/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | awk '{print $3}' | tr '\n' ' ')"
+    -E "$CTEST_EXCLUDE" ${CTEST_REGEX:+-R "$CTEST_REGEX"} 2>&1 | tee "$WORK/ctest.txt" || rc=$?
+  local line failed
+  line=$(grep -E 'tests passed' "$WORK/ctest.txt" | tail -1 || true)
+  failed=$(sed -n '/The following tests FAILED/,$p' "$WORK/ctest.txt" | grep -oE '[0-9]+ - [^ ]+' | awk '{print $3}' | tr '\n' ' ' || true)
+  echo "RESULT: ${line:-no summary (rc=$rc)}; excluded /$CTEST_EXCLUDE/${CTEST_REGEX:+, only /$CTEST_REGEX/}${failed:+; FAILED: $failed}"
   return $rc
 }
 
