@@ -240,7 +240,10 @@ c_resume() {
   local rc2=0
   "$B" "${TRAIN[@]}" --set "output.dir=$RUNS/g4" || rc2=$?
   cp "$RUNS/g4/results.md" "$LOGS/results-g4.md" 2>/dev/null || true
-  echo "RESULT: killed rc=$rc after ${k}s, resumed rc=$rc2"
+  if [ "$rc" != 137 ]; then
+    echo "RESULT: NOT KILLED (first run ended rc=$rc within ${k}s): resume untested; second run rc=$rc2"; return 1
+  fi
+  echo "RESULT: killed after ${k}s (rc=137), resumed rc=$rc2"
   [ "$rc2" = 0 ]
 }
 c_nccl_np1() {
@@ -271,10 +274,11 @@ c_build_tests() {
 c_ctest() {
   local rc=0
   ctest --test-dir "$BUILD" -j "$JOBS" --timeout "${CTEST_TIMEOUT:-120}" --output-on-failure \
-    -E "$CTEST_EXCLUDE" ${CTEST_REGEX:+-R "$CTEST_REGEX"} || rc=$?
-  local line; line=$(grep -hE 'tests passed|tests failed' "$BUILD/Testing/Temporary/LastTest.log" 2>/dev/null | tail -1)
-  [ -n "$line" ] || line=$(ctest --test-dir "$BUILD" -N | tail -1)
-  echo "RESULT: rc=$rc (excluded: $CTEST_EXCLUDE); failed: $(grep -oE '^[[:space:]]*[0-9]+ - [^ ]+' "$BUILD/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | awk '{print $3}' | tr '\n' ' ')"
+    -E "$CTEST_EXCLUDE" ${CTEST_REGEX:+-R "$CTEST_REGEX"} 2>&1 | tee "$WORK/ctest.txt" || rc=$?
+  local line failed
+  line=$(grep -E 'tests passed' "$WORK/ctest.txt" | tail -1 || true)
+  failed=$(sed -n '/The following tests FAILED/,$p' "$WORK/ctest.txt" | grep -oE '[0-9]+ - [^ ]+' | awk '{print $3}' | tr '\n' ' ' || true)
+  echo "RESULT: ${line:-no summary (rc=$rc)}; excluded /$CTEST_EXCLUDE/${CTEST_REGEX:+, only /$CTEST_REGEX/}${failed:+; FAILED: $failed}"
   return $rc
 }
 
@@ -348,9 +352,9 @@ for c in "${CHECKS[@]}"; do
   fi
   t=$(( t * ${HARDY_GPU_TIMEOUT_SCALE:-1} ))     # a slow rehearsal machine: scale the time-outs
   [ "$t" -gt $((left - 5)) ] && t=$((left - 5))
-  # kill-and-resume: kill at about half the P=1 demo's wall time
+  # kill-and-resume: kill at about a third of the P=1 demo's wall time
   if [ "$name" = kill-resume ]; then
-    w=$(grep -oE 'wall [0-9.]+' "$LOGS"/*-demo-P1.log 2>/dev/null | tail -1 | awk '{printf "%d", $2/2}')
+    w=$(grep -oE 'wall [0-9.]+' "$LOGS"/*-demo-P1.log 2>/dev/null | tail -1 | awk '{printf "%d", $2/3}')
     export KILL_AFTER=$(( ${w:-20} < 8 ? 8 : ${w:-20} ))
   fi
   echo "gpu-check: [$i] $name (time-out ${t}s) ..."
