@@ -234,7 +234,8 @@ int run_cli(int argc, char** argv) {
   try {
     if (command->uses_mpi) {
       // The rank's device first (one GPU per local rank), then its process group.
-      const auto device = select_rank_device(ctx.config.string("training.device"), launch);
+      const auto device = select_rank_device(ctx.config.string("training.device"), launch,
+                                                   ctx.config.string("dist.backend"));
       if (launch.distributed()) {
         ctx.comm = make_communicator(ctx.config.string("dist.backend"),
                                      device.is_cuda() ? device.index() : 0);

@@ -11,6 +11,8 @@
 #include "dist/launch.h"
 #include "train/pipeline.h"
 
+#include <cstdint>  // before FAISS 1.7.3's Index.h, which needs it
+
 #include <H5public.h>
 #include <faiss/Index.h>
 #include <mpi.h>
@@ -235,7 +237,8 @@ int cmd_env(const Context& ctx) {
   // Exactly what training uses (dist/device.h), or why it cannot.
   std::string device;
   try {
-    device = select_rank_device(ctx.config.string("training.device"), launch).str();
+    device = select_rank_device(ctx.config.string("training.device"), launch,
+                                                   ctx.config.string("dist.backend")).str();
   } catch (const Error& e) {
     device = fmt::format("none ({})", e.what());
   }

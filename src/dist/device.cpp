@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 
+#include <spdlog/spdlog.h>
+
 #ifdef HARDY_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
 #endif
@@ -19,14 +21,22 @@ bool wants_cuda(const std::string& setting) {
   return setting == "cuda" || (setting == "auto" && usable);
 }
 
-torch::Device select_rank_device(const std::string& setting, const LaunchInfo& launch) {
+torch::Device select_rank_device(const std::string& setting, const LaunchInfo& launch,
+                                 const std::string& backend) {
   if (!wants_cuda(setting)) return torch::Device(torch::kCPU);
   const auto devices = static_cast<int>(torch::cuda::device_count());
-  HARDY_THROW_IF_NOT_MSG(launch.local_world <= devices,
-                         "{} ranks run on this node but it has {} visible CUDA device(s): one rank per "
-                         "GPU (start {} ranks per node, e.g. launch/mpirun.sh -n {}), or set "
-                         "training.device = \"cpu\"",
-                         launch.local_world, devices, devices, devices);
+  if (launch.local_world > devices) {
+    HARDY_THROW_IF_NOT_MSG(backend == "mpi",
+                           "{} ranks run on this node but it has {} visible CUDA device(s): NCCL "
+                           "needs one rank per GPU (start {} ranks per node, e.g. launch/mpirun.sh "
+                           "-n {}); or set dist.backend = \"mpi\" to share GPUs, or "
+                           "training.device = \"cpu\"",
+                           launch.local_world, devices, devices, devices);
+    if (launch.local_rank == 0)
+      spdlog::warn("{} ranks share {} GPU(s) on this node (dist.backend = mpi): each GPU is "
+                   "time-shared, expect no speed-up from the extra ranks",
+                   launch.local_world, devices);
+  }
   const int index = launch.local_rank % devices;
 #ifdef HARDY_WITH_CUDA
   c10::cuda::set_device(static_cast<c10::DeviceIndex>(index));

@@ -14,12 +14,14 @@ namespace hardy {
 // True when `setting` (training.device: "auto", "cpu", "cuda") means CUDA here.
 bool wants_cuda(const std::string& setting);
 
-// Makes CUDA device `launch.local_rank` this process's current device when
+// Makes CUDA device `launch.local_rank` % devices this process's current device when
 // `setting` means CUDA, and returns the device training uses ("cuda:<i>" or "cpu").
-// Throws, naming the numbers, when "cuda" is asked for without a usable device or
-// when a node runs more CUDA ranks than it has devices (NCCL would hang on the
-// duplicate GPU).
-torch::Device select_rank_device(const std::string& setting, const LaunchInfo& launch);
+// Throws, naming the numbers, when "cuda" is asked for without a usable device, or
+// when a node runs more CUDA ranks than it has devices and `backend`
+// (dist.backend) would use NCCL, which hangs on a duplicate GPU; with "mpi" ranks
+// share GPUs (a warning says so).
+torch::Device select_rank_device(const std::string& setting, const LaunchInfo& launch,
+                                 const std::string& backend = "auto");
 
 // The device `setting` resolves to in this process: the current CUDA device (set by
 // select_rank_device) with its index, or the CPU.

@@ -16,8 +16,6 @@ GradientSynchronizer::GradientSynchronizer(std::shared_ptr<Communicator> comm,
                          options_.bucket_mb);
   for (auto& p : parameters)
     if (p.requires_grad()) params_.push_back(p);
-  // A world of one has nothing to exchange: gradients stay where backward put them.
-  if (comm_->size() == 1) return;
   bucket_of_.assign(params_.size(), -1);
   slot_of_.assign(params_.size(), -1);
   filled_.assign(params_.size(), false);
@@ -45,6 +43,9 @@ GradientSynchronizer::GradientSynchronizer(std::shared_ptr<Communicator> comm,
     }
     b.elements = offset;
   }
+  // A world of one has nothing to exchange: the plan stands (buckets() reports it),
+  // but no buffers or hooks; gradients stay where backward put them.
+  if (comm_->size() == 1) return;
   // Per bucket, after the gradients: one "gradient defined" flag per parameter and
   // the number of contributing ranks.
   for (auto& b : buckets_) {

@@ -5,6 +5,10 @@
 // distances always resolve to the smaller id.
 #pragma once
 
+// FAISS 1.7.3's Index.h uses uint8_t without including <cstdint> (newer libstdc++
+// no longer pulls it in): include it first.
+#include <cstdint>
+
 #include <faiss/Index.h>
 #include <torch/torch.h>
 

@@ -107,10 +107,14 @@ Neighbours ShardedRetrieval::search(int modality, const torch::Tensor& queries, 
   // 4. merge the P sorted lists of each query: row r·nq + q holds rank r's k
   // distances (float32) then its k ids (int64) for query q.
   auto lists = received.view({world * nq, k * kResultBytes});
-  auto distances = lists.narrow(1, 0, static_cast<std::int64_t>(sizeof(float)) * k).contiguous();
-  auto ids = lists.narrow(1, static_cast<std::int64_t>(sizeof(float)) * k,
-                          static_cast<std::int64_t>(sizeof(std::int64_t)) * k)
-                 .contiguous();
+  // Copied into fresh tensors with standard strides: a narrowed view (of a single
+  // row, say) keeps its byte offset and row stride, which cannot be viewed as int64.
+  const std::int64_t rows = world * nq, dbytes = static_cast<std::int64_t>(sizeof(float)) * k,
+                     ibytes = static_cast<std::int64_t>(sizeof(std::int64_t)) * k;
+  auto distances = torch::empty({rows, dbytes}, torch::kUInt8);
+  auto ids = torch::empty({rows, ibytes}, torch::kUInt8);
+  distances.copy_(lists.narrow(1, 0, dbytes));
+  ids.copy_(lists.narrow(1, dbytes, ibytes));
   auto out = merge_neighbours(distances.view(torch::kFloat32).view({world, nq, k}),
                               ids.view(torch::kInt64).view({world, nq, k}));
 

@@ -10,9 +10,12 @@ namespace {
 using Buckets = std::vector<std::vector<std::int64_t>>;
 
 TEST(BucketAssignment, ReverseOrderClosesABucketOnceItReachesTheLimit) {
-  // Visited 4, 3, 2, 1, 0. A bucket closes once it holds >= 10 bytes.
+  // Visited 4, 3, 2, 1, 0. A bucket closes once it holds >= 10 bytes: {6, 8} = 14,
+  // then {4, 4, 4} = 12.
   auto b = assign_buckets({4, 4, 4, 8, 6}, {0, 0, 0, 0, 0}, 10, 10);
-  EXPECT_EQ(b, (Buckets{{4, 3}, {2, 1}, {0}}));
+  EXPECT_EQ(b, (Buckets{{4, 3}, {2, 1, 0}}));
+  // A bucket holding exactly the limit closes too.
+  EXPECT_EQ(assign_buckets({5, 5, 5}, {0, 0, 0}, 10, 10), (Buckets{{2, 1}, {0}}));
 }
 
 TEST(BucketAssignment, ASmallFirstBucketStartsTheFirstAllreduceEarly) {

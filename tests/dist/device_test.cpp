@@ -49,11 +49,17 @@ TEST(Device, OneGpuPerLocalRank) {
   select_rank_device("cuda", layout(0, n));
 }
 
-TEST(Device, MoreLocalRanksThanGpusIsAClearError) {
+TEST(Device, RanksMayShareAGpuOverMpi) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible: GPU sharing not checked here";
+  const auto n = static_cast<int>(torch::cuda::device_count());
+  EXPECT_EQ(select_rank_device("cuda", layout(n, n + 1), "mpi"), torch::Device(torch::kCUDA, 0));
+}
+
+TEST(Device, MoreLocalRanksThanGpusIsAClearErrorWithNccl) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible: the layout check is not reached here";
   const auto n = static_cast<int>(torch::cuda::device_count());
   try {
-    select_rank_device("cuda", layout(0, n + 1));
+    select_rank_device("cuda", layout(0, n + 1), "nccl");
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(std::to_string(n + 1) + " ranks run on this node"), std::string::npos)

@@ -1,6 +1,7 @@
 // The curriculum of docs/algorithm.md §2 on hand-built databases.
 #include "core/error.h"
 #include "retrieval/curriculum.h"
+#include "retrieval/local_retrieval.h"
 
 #include <gtest/gtest.h>
 

@@ -62,7 +62,7 @@ Config test_config(const std::string& corpus, std::vector<std::string> extra) {
                                   "model.heads=2",           "model.ff_hidden=32",
                                   "model.decoder_hidden=32", "training.finetune_features=false",
                                   "training.batch_size=3",   "retrieval.query_batch=7",
-                                  "training.threads=1"};
+                                  "training.threads=1", "training.device=cpu"};
   set.insert(set.end(), extra.begin(), extra.end());
   return Config::parse("", "test", set);
 }
@@ -134,10 +134,12 @@ TEST(DistributedCurriculum, EqualsTheSingleProcessCurriculum) {
 // GPU retrieval's engine (LibTorch GEMM + top-k, here on the CPU) gives FAISS
 // flat's curricula at every rank count: the reference is computed with FAISS.
 TEST(DistributedCurriculum, TorchSearchEngineEqualsFaissFlat) {
-  expect_same_curricula(shared_corpus(30), {"retrieval.engine=torch"}, {});
-  expect_same_curricula(shared_corpus(30), {"retrieval.engine=torch", "retrieval.metric_audio=ip",
-                                            "retrieval.top_k=5", "retrieval.k_min=2"},
-                        {"retrieval.metric_audio=ip", "retrieval.top_k=5", "retrieval.k_min=2"});
+  using Keys = std::vector<std::string>;
+  expect_same_curricula(shared_corpus(30), {"retrieval.engine=torch"}, Keys{});
+  expect_same_curricula(shared_corpus(30),
+                        {"retrieval.engine=torch", "retrieval.metric_audio=ip", "retrieval.top_k=5",
+                         "retrieval.k_min=2"},
+                        Keys{"retrieval.metric_audio=ip", "retrieval.top_k=5", "retrieval.k_min=2"});
 }
 
 TEST(DistributedCurriculum, EqualsItWithTheAuthorsDefaultsAndPerModalityMetrics) {

@@ -49,7 +49,7 @@ Config tiny_config(const std::string& out, std::vector<std::string> extra = {}) 
       "model.dropout=0.1",            "training.finetune_epochs=3", "training.teacher_epochs=4",
       "training.teacher_stage1_epochs=2", "training.student_epochs=8",
       "training.student_stage1_epochs=3", "training.batch_size=4", "training.lr=0.003",
-      "training.threads=1"};
+      "training.threads=1", "training.device=cpu"};
   set.insert(set.end(), extra.begin(), extra.end());
   auto config = Config::parse("", "test", set);
   // What `hardy_dist train` does before the pipeline: one intra-op thread, one BLAS thread.
