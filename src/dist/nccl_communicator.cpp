@@ -200,27 +200,19 @@ class NcclCommunicator : public Communicator {
     auto counts = agreed_row_counts(
         std::vector<std::int64_t>(all.data_ptr<std::int64_t>(), all.data_ptr<std::int64_t>() + all.numel()),
         "allgatherv");
-    std::int64_t total = 0;
-    for (auto c : counts) total += c;
-    auto out = empty_rows_like(tensor, total);
     const std::int64_t per_row = record[1];
     const auto type = nccl_type(tensor.scalar_type());
-    const auto element = tensor.element_size();
-    begin(tensor);
-    begin(out);
-    check_nccl(ncclGroupStart(), "group start");
+    auto out = start_group(tensor, counts);
     std::int64_t at = 0;
     for (int r = 0; r < size(); ++r) {  // each rank broadcasts its block
-      auto* dst = static_cast<char*>(out.data_ptr()) + at * per_row * element;
+      auto* dst = row_address(out, at, per_row);
       const void* src = r == rank() ? tensor.data_ptr() : dst;
       check_nccl(ncclBroadcast(src, dst, static_cast<size_t>(counts[static_cast<size_t>(r)] * per_row), type,
                                r, comm_, stream_.stream()),
                  "allgatherv");
       at += counts[static_cast<size_t>(r)];
     }
-    check_nccl(ncclGroupEnd(), "group end");
-    settle("allgatherv");
-    work(track(out, "allgatherv", tensor))->wait();
+    finish_group(out, tensor, "allgatherv");
     return out;
   }
 
@@ -247,19 +239,13 @@ class NcclCommunicator : public Communicator {
     auto from = agreed_row_counts(mine_first, "alltoallv");
     from.erase(from.begin());
     if (recv_rows) *recv_rows = from;
-    std::int64_t total = 0;
-    for (auto c : from) total += c;
-    auto out = empty_rows_like(tensor, total);
     const std::int64_t per_row = records[1];
     const auto type = nccl_type(tensor.scalar_type());
-    const auto element = tensor.element_size();
-    begin(tensor);
-    begin(out);
-    check_nccl(ncclGroupStart(), "group start");
+    auto out = start_group(tensor, from);
     std::int64_t sent = 0, received = 0;
     for (size_t r = 0; r < p; ++r) {
-      auto* src = static_cast<const char*>(tensor.data_ptr()) + sent * per_row * element;
-      auto* dst = static_cast<char*>(out.data_ptr()) + received * per_row * element;
+      const auto* src = row_address(tensor, sent, per_row);
+      auto* dst = row_address(out, received, per_row);
       const int peer = static_cast<int>(r);
       if (send_rows[r] > 0)
         check_nccl(ncclSend(src, static_cast<size_t>(send_rows[r] * per_row), type, peer, comm_, stream_.stream()),
@@ -270,9 +256,7 @@ class NcclCommunicator : public Communicator {
       sent += send_rows[r];
       received += from[r];
     }
-    check_nccl(ncclGroupEnd(), "group end");
-    settle("alltoallv");
-    work(track(out, "alltoallv", tensor))->wait();
+    finish_group(out, tensor, "alltoallv");
     return out;
   }
 
@@ -297,6 +281,28 @@ class NcclCommunicator : public Communicator {
     ready.record(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream());
     ready.block(stream_.stream());
     if (t.numel() > 0) c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream_);
+  }
+
+  // The output of a variable-size collective (`counts` rows from each rank, shaped
+  // like `tensor`) with both tensors ordered on the NCCL stream, and an NCCL group
+  // opened for the caller's point-to-point calls; finish_group closes it and waits.
+  torch::Tensor start_group(const torch::Tensor& tensor, const std::vector<std::int64_t>& counts) {
+    std::int64_t total = 0;
+    for (auto c : counts) total += c;
+    auto out = empty_rows_like(tensor, total);
+    begin(tensor);
+    begin(out);
+    check_nccl(ncclGroupStart(), "group start");
+    return out;
+  }
+  void finish_group(const torch::Tensor& out, const torch::Tensor& input, const char* what) {
+    check_nccl(ncclGroupEnd(), "group end");
+    settle(what);
+    work(track(out, what, input))->wait();
+  }
+  // Address of row `row` of `t` (rows of `per_row` elements).
+  static char* row_address(const torch::Tensor& t, std::int64_t row, std::int64_t per_row) {
+    return static_cast<char*>(t.data_ptr()) + row * per_row * t.element_size();
   }
 
   // A non-blocking communicator may still be enqueueing: wait (against the time-out)
