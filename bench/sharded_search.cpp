@@ -15,6 +15,7 @@
 //             pid first.
 #include "dist/communicator.h"
 #include "dist/mpi_communicator.h"
+#include "retrieval/curriculum.h"
 #include "retrieval/sharded_retrieval.h"
 
 #include <faiss/IndexFlat.h>
