@@ -157,7 +157,7 @@ class MpiCommunicator : public Communicator {
                              "this MPI library provides thread level {} but hardy_dist needs "
                              "MPI_THREAD_SERIALIZED ({}): gradient hooks call MPI from LibTorch's "
                              "backward threads. Use an MPI built with thread support",
-                             provided, MPI_THREAD_SERIALIZED);
+                             provided, static_cast<int>(MPI_THREAD_SERIALIZED));
       std::atexit([] {
         int finalized = 0;
         MPI_Finalized(&finalized);
