@@ -6,7 +6,6 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config git
-  libtorch-dev
   libfaiss-dev libopenblas-dev liblapack-dev
   libopenmpi-dev openmpi-bin
   libboost-program-options-dev

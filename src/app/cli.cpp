@@ -244,7 +244,7 @@ int run_cli(int argc, char** argv) {
     }
     return dispatch(*command, vm, ctx);
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    log::error("{}", e.what());
     // The other ranks may be waiting in a collective for this one: end them all.
     if (ctx.world() > 1) ctx.comm->abort(kExitError);
     return kExitError;

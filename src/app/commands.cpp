@@ -82,11 +82,11 @@ void print_shards(std::ostream& out, const CorpusReader& reader, int world) {
 }  // namespace
 
 int cmd_train(const Context& ctx) {
-  configure_threads(ctx.config.integer("training.threads"));
+  configure_threads(ctx.config.integer("training.threads"), detect_launch().local_world);
   auto results = run_pipeline(ctx.config, ctx.comm);
   if (ctx.rank() != 0) return kExitOk;
   std::cout << results_markdown(results);
-  spdlog::info("train: reports written to '{}/results.md', results.csv, results.json",
+  log::info("train: reports written to '{}/results.md', results.csv, results.json",
                ctx.config.string("output.dir"));
   return kExitOk;
 }
@@ -109,10 +109,10 @@ int cmd_synth(const Context& ctx) {
   o.signal = c.real("synth.signal");
   o.seed = static_cast<std::uint64_t>(c.integer("synth.seed"));
   o.name = c.string("synth.name");
-  spdlog::info("synth: writing '{}' (dims {}/{}/{}, {} classes, seed {})", o.out, o.dims[0],
+  log::info("synth: writing '{}' (dims {}/{}/{}, {} classes, seed {})", o.out, o.dims[0],
                o.dims[1], o.dims[2], o.classes, o.seed);
   auto summary = synthesize_corpus(o);
-  spdlog::info("synth: wrote {} utterances in {} dialogues to '{}' ({}) in {:.1f}s", summary.rows,
+  log::info("synth: wrote {} utterances in {} dialogues to '{}' ({}) in {:.1f}s", summary.rows,
                summary.sequences, o.out, human_bytes(std::filesystem::file_size(o.out)),
                summary.seconds);
   return kExitOk;
@@ -242,11 +242,13 @@ int cmd_env(const Context& ctx) {
   } catch (const Error& e) {
     device = fmt::format("none ({})", e.what());
   }
+  // The threads exactly as `train` sets them.
+  configure_threads(ctx.config.integer("training.threads"), launch.local_world);
   std::cout << fmt::format(
-      "rank {} of {} (local rank {} of {}) via {} on {}; device {}; training.threads {}; "
+      "rank {} of {} (local rank {} of {}) via {} on {}; device {}; training.threads {}; {}; "
       "OMP_NUM_THREADS {}; OPENBLAS_NUM_THREADS {}; dist.backend {}\n",
       launch.rank, launch.world, launch.local_rank, launch.local_world, launch.launcher, host,
-      device, ctx.config.integer("training.threads"), env("OMP_NUM_THREADS"),
+      device, ctx.config.integer("training.threads"), thread_report(), env("OMP_NUM_THREADS"),
       env("OPENBLAS_NUM_THREADS"), ctx.config.string("dist.backend"));
   return kExitOk;
 }
@@ -267,6 +269,8 @@ int cmd_version() {
                            " (CPU)",
 #endif
                            HARDY_TORCH_ORIGIN);
+  std::cout << fmt::format("           {}; {} by default (training.threads sets it)\n",
+                           libtorch_cpu_report(), thread_report());
   std::cout << fmt::format("  FAISS    {}.{}.{}{}\n", FAISS_VERSION_MAJOR, FAISS_VERSION_MINOR,
                            FAISS_VERSION_PATCH,
 #ifdef HARDY_WITH_FAISS_GPU

@@ -127,8 +127,11 @@ const std::vector<KeySpec>& config_schema() {
     key_int ("training.threads", 0, 0, 1024, "intra-op threads per rank, 0 = cores / local ranks"),
     // ---- [dist] ----
     key_str ("dist.backend", "auto", {"auto", "mpi", "nccl"}, "collectives: auto = NCCL for CUDA tensors when available, else MPI"),
-    key_real("dist.bucket_mb", 25, 0.001, 4096, "gradient bucket size in MB"),
+    key_real("dist.bucket_mb", 25, 0.001, 4096, "gradient bucket size in MiB (2^20 bytes, as DDP's bucket_cap_mb)"),
+    key_real("dist.first_bucket_mb", 1, 0.001, 4096, "size in MiB of the first gradient bucket (the last layers), so its allreduce starts early in backward; capped at dist.bucket_mb"),
     key_bool("dist.overlap", true, "overlap gradient allreduce with backward"),
+    key_bool("dist.bucket_view", true, "gradients are views into the allreduce buckets (DDP's gradient_as_bucket_view): no copy into or out of the buckets"),
+    key_str ("dist.grad_dtype", "float32", {"float32", "bfloat16"}, "dtype gradients travel in: bfloat16 halves the bytes (compressed before the allreduce, decompressed after; not bit-exact against float32 or one process)"),
     key_real("dist.timeout_s", 300, 1, 86400, "a peer silent this long is declared lost"),
     key_int ("dist.checksum_every", 0, 0, 1e9, "verify parameters are identical on all ranks every N steps (0 = off)"),
     // ---- [output] ----

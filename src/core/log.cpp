@@ -3,6 +3,7 @@
 #include "core/error.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 namespace hardy::log {
 namespace {
@@ -27,6 +28,21 @@ void init(int rank, int world, const std::string& level, bool all_ranks) {
   logger->set_level(lvl);
   spdlog::set_default_logger(logger);
 }
+
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::trace: return spdlog::level::trace;
+    case Level::debug: return spdlog::level::debug;
+    case Level::info: return spdlog::level::info;
+    case Level::warn: return spdlog::level::warn;
+    case Level::error: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spdlog(level)); }
+void write(Level level, const std::string& line) { spdlog::default_logger_raw()->log(to_spdlog(level), line); }
+void flush() { spdlog::default_logger_raw()->flush(); }
 
 int rank() { return g_rank; }
 bool is_root() { return g_rank == 0; }

@@ -1,11 +1,18 @@
-// Logging: spdlog with every line prefixed by the rank; progress only on rank 0.
+// Logging: every line prefixed by the rank; progress only on rank 0.
+//
+// A facade: only log.cpp includes spdlog. Every other file formats with fmt and hands
+// the finished line over, so no header puts spdlog (built against Debian's fmt) next
+// to LibTorch's headers (which ship a different fmt).
 #pragma once
 
-#include <spdlog/spdlog.h>
+#include <fmt/format.h>
 
 #include <string>
+#include <utility>
 
 namespace hardy::log {
+
+enum class Level { trace, debug, info, warn, error };
 
 // Installs the default logger. `rank`/`world` label each line ("[r0/4]"); ranks
 // other than 0 log warnings and errors only unless `all_ranks` is set.
@@ -16,5 +23,25 @@ bool is_valid_level(const std::string& level);
 
 int rank();
 bool is_root();
+
+bool enabled(Level level);
+void write(Level level, const std::string& line);
+// Writes out what is buffered (before the process is ended on purpose).
+void flush();
+
+template <typename... Args>
+void at(Level level, fmt::format_string<Args...> format, Args&&... args) {
+  if (enabled(level)) write(level, fmt::format(format, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void trace(fmt::format_string<Args...> f, Args&&... a) { at(Level::trace, f, std::forward<Args>(a)...); }
+template <typename... Args>
+void debug(fmt::format_string<Args...> f, Args&&... a) { at(Level::debug, f, std::forward<Args>(a)...); }
+template <typename... Args>
+void info(fmt::format_string<Args...> f, Args&&... a) { at(Level::info, f, std::forward<Args>(a)...); }
+template <typename... Args>
+void warn(fmt::format_string<Args...> f, Args&&... a) { at(Level::warn, f, std::forward<Args>(a)...); }
+template <typename... Args>
+void error(fmt::format_string<Args...> f, Args&&... a) { at(Level::error, f, std::forward<Args>(a)...); }
 
 }  // namespace hardy::log

@@ -32,7 +32,7 @@ void Progress::update(std::int64_t done) {
   double rate = elapsed > 0 ? done / elapsed : 0.0;
   double eta = rate > 0 ? (total_ - done) / rate : NAN;
   double pct = total_ > 0 ? 100.0 * done / total_ : 100.0;
-  spdlog::info("{}: {}/{} {} ({:.1f}%), {:.0f} {}/s, ETA {}", what_, done, total_, unit_, pct,
+  log::info("{}: {}/{} {} ({:.1f}%), {:.0f} {}/s, ETA {}", what_, done, total_, unit_, pct,
                rate, unit_, format_duration(eta));
 }
 
@@ -42,7 +42,7 @@ void Progress::finish() {
   if (!log::is_root()) return;
   double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   double rate = elapsed > 0 ? done_ / elapsed : 0.0;
-  spdlog::info("{}: done, {} {} in {} ({:.0f} {}/s)", what_, done_, unit_,
+  log::info("{}: done, {} {} in {} ({:.0f} {}/s)", what_, done_, unit_,
                format_duration(elapsed), rate, unit_);
 }
 

@@ -1,8 +1,8 @@
 #include "dist/device.h"
 
 #include "core/error.h"
+#include "core/log.h"
 
-#include <spdlog/spdlog.h>
 
 #ifdef HARDY_WITH_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -33,7 +33,7 @@ torch::Device select_rank_device(const std::string& setting, const LaunchInfo& l
                            "training.device = \"cpu\"",
                            launch.local_world, devices, devices, devices);
     if (launch.local_rank == 0)
-      spdlog::warn("{} ranks share {} GPU(s) on this node (dist.backend = mpi): each GPU is "
+      log::warn("{} ranks share {} GPU(s) on this node (dist.backend = mpi): each GPU is "
                    "time-shared, expect no speed-up from the extra ranks",
                    launch.local_world, devices);
   }

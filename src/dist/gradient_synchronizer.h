@@ -1,12 +1,25 @@
 // Averages gradients over the ranks of a Communicator after each backward pass, so
 // every rank takes the same optimizer step (docs/design.md §7, "Gradient synchronisation").
 //
-// Gradients are packed into buckets of about `bucket_mb` megabytes in reverse
-// parameter order, which is roughly the order backward produces them. With overlap
-// on, an autograd hook copies each gradient into its bucket as soon as backward
-// produces it. A bucket whose gradients are all in starts its allreduce while
-// backward goes on. Buckets always start in index order, so every rank posts its
-// collectives in the same order even when hooks fire in a different order.
+// Gradients are packed into buckets of about `bucket_mb` MiB in reverse parameter
+// order, which is roughly the order backward produces them; the first bucket (the
+// last layers) holds only `first_bucket_mb` (1 MiB), so the first allreduce starts
+// early, as in DDP. A hook on each parameter's gradient accumulator runs once
+// backward has written the gradient. A bucket whose gradients are all in starts its
+// allreduce while backward goes on (overlap). Buckets always start in index order,
+// so every rank posts its collectives in the same order even when hooks fire in a
+// different order.
+//
+// Bucket views (DDP's gradient_as_bucket_view, the default): each parameter's .grad
+// is a view into its bucket, so backward accumulates straight into the buffer that
+// is allreduced and the averaged result is the gradient: no copy in, no copy out.
+// Callers clear gradients with zero_grad() below (one fill per bucket, the
+// gradients stay in place); Optimizer::zero_grad() works too, but sets them
+// undefined, so the next backward costs one copy into the bucket again.
+//
+// grad_dtype = bfloat16 compresses each bucket to bfloat16 before the allreduce and
+// decompresses after: half the bytes, not bit-exact (the sum is rounded to 8
+// significant bits at every hop). The parameters stay identical on all ranks.
 //
 // Join semantics: a rank that has no batch for a step (uneven shards) still calls
 // synchronize(/*contributes=*/false). It sends zeros and is not counted, so the
@@ -32,12 +45,15 @@
 namespace hardy {
 
 struct GradientSyncOptions {
-  double bucket_mb = 25;
+  double bucket_mb = 25;  // MiB
   bool overlap = true;
   std::int64_t checksum_every = 0;  // 0 = never
   // true: gradients become the mean over the contributing ranks. false: the sum, for
   // callers that weight each rank's loss by its share of the global batch.
   bool average = true;
+  double first_bucket_mb = 1;  // MiB, capped at bucket_mb
+  bool bucket_view = true;
+  torch::ScalarType grad_dtype = torch::kFloat32;  // or kBFloat16 on the wire
 };
 
 struct GradientSyncStats {
@@ -58,6 +74,11 @@ class GradientSynchronizer {
 
   // Every rank takes rank `root`'s parameter values (call once before training).
   void broadcast_parameters(int root = 0);
+  // Call before backward(): clears every synchronised gradient. With bucket views it
+  // zeroes the buckets in place, so the gradients stay views; otherwise (and in a
+  // world of one) it sets them undefined, as Optimizer::zero_grad() does. A
+  // gradient no rank produces in the step is undefined after synchronize() either way.
+  void zero_grad();
   // Call after backward() (or instead of it, with contributes = false): every
   // parameter's .grad becomes the mean over the contributing ranks.
   void synchronize(bool contributes = true);
@@ -65,6 +86,10 @@ class GradientSynchronizer {
   void check_parameters_identical();
 
   std::int64_t buckets() const { return static_cast<std::int64_t>(buckets_.size()); }
+  // Parameter count of each bucket, in launch order.
+  std::vector<std::int64_t> bucket_sizes() const;
+  // True when the gradients are views into the buckets (bucket_view, more than one rank).
+  bool grads_are_bucket_views() const { return views_; }
   const GradientSyncStats& stats() const { return stats_; }
 
  private:
@@ -73,13 +98,19 @@ class GradientSynchronizer {
     std::vector<std::int64_t> offsets; // element offset of each parameter in `flat`
     std::int64_t elements = 0;         // gradient elements; then one flag per parameter
     torch::Tensor flat;                // [elements + params + 1]: flags, then contributors
+    torch::Tensor wire;                // bfloat16 copy of the gradients in flight
     std::int64_t ready = 0;
-    std::shared_ptr<Work> work;
+    std::vector<std::shared_ptr<Work>> works;  // empty until the bucket is sent
   };
 
-  void on_gradient(std::int64_t param, const torch::Tensor& grad);
+  void on_accumulated(std::int64_t param);
+  torch::Tensor region(const Bucket& b, std::size_t slot) const;
+  torch::Tensor bucket_alias(const Bucket& b, std::size_t slot) const;
+  bool aliases_bucket(std::size_t param, const torch::Tensor& grad) const;
   void mark_defined(Bucket& b, std::size_t slot);
   void launch_ready();
+  void send(Bucket& b);
+  void finish(Bucket& b);
   void reset_step();
 
   std::shared_ptr<Communicator> comm_;
@@ -88,7 +119,11 @@ class GradientSynchronizer {
   std::vector<std::int64_t> bucket_of_, slot_of_;
   std::vector<bool> filled_;
   std::vector<Bucket> buckets_;
-  std::vector<unsigned> hooks_;
+  // Hooks on the gradient accumulators (kept alive here: a parameter holds its
+  // accumulator only weakly), removed again by the destructor.
+  struct AccumulatorHook;
+  std::vector<AccumulatorHook> hooks_;
+  bool views_ = false;
   std::size_t next_launch_ = 0;
   GradientSyncStats stats_;
 };

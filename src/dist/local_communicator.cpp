@@ -1,9 +1,9 @@
 #include "dist/local_communicator.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dist/row_layout.h"
 
-#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
@@ -45,7 +45,7 @@ class LocalCommunicator : public Communicator {
     return input.contiguous();
   }
   [[noreturn]] void abort(int exit_code) override {
-    spdlog::default_logger()->flush();
+    log::flush();
     std::_Exit(exit_code);
   }
 };

@@ -1,10 +1,10 @@
 #include "dist/mpi_communicator.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dist/row_layout.h"
 
 #include <mpi.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdlib>
 #include <mutex>
@@ -13,6 +13,34 @@
 namespace hardy {
 
 namespace {
+
+// MPI has no bfloat16: two opaque bytes, summed by a user-defined operation that adds
+// in float32 and rounds back (dist.grad_dtype = bfloat16). Created on first use,
+// which is always inside an MPI call made after MPI_Init.
+MPI_Datatype bfloat16_type() {
+  static MPI_Datatype type = [] {
+    MPI_Datatype t;
+    MPI_Type_contiguous(2, MPI_BYTE, &t);
+    MPI_Type_commit(&t);
+    return t;
+  }();
+  return type;
+}
+
+void bfloat16_sum(void* in, void* inout, int* length, MPI_Datatype*) {
+  const auto* a = static_cast<const c10::BFloat16*>(in);
+  auto* b = static_cast<c10::BFloat16*>(inout);
+  for (int i = 0; i < *length; ++i) b[i] = c10::BFloat16(static_cast<float>(a[i]) + static_cast<float>(b[i]));
+}
+
+MPI_Op bfloat16_sum_op() {
+  static MPI_Op op = [] {
+    MPI_Op o;
+    MPI_Op_create(&bfloat16_sum, /*commute=*/1, &o);
+    return o;
+  }();
+  return op;
+}
 
 MPI_Datatype mpi_type(torch::ScalarType type) {
   switch (type) {
@@ -23,6 +51,7 @@ MPI_Datatype mpi_type(torch::ScalarType type) {
     case torch::kInt8: return MPI_INT8_T;
     case torch::kUInt8: return MPI_UINT8_T;
     case torch::kBool: return MPI_C_BOOL;
+    case torch::kBFloat16: return bfloat16_type();
     default: HARDY_THROW_MSG("the MPI backend cannot move tensors of type {}", c10::toString(type));
   }
 }
@@ -42,7 +71,11 @@ int serialized(F&& call) {
   return call();
 }
 
-MPI_Op mpi_op(ReduceOp op) {
+MPI_Op mpi_op(ReduceOp op, torch::ScalarType type) {
+  if (type == torch::kBFloat16) {
+    HARDY_THROW_IF_NOT_MSG(op == ReduceOp::Sum, "the MPI backend reduces bfloat16 tensors by sum only");
+    return bfloat16_sum_op();
+  }
   switch (op) {
     case ReduceOp::Sum: return MPI_SUM;
     case ReduceOp::Max: return MPI_MAX;
@@ -100,7 +133,7 @@ int world_rank() {
 }
 
 [[noreturn]] void abort_world(int exit_code) {
-  spdlog::default_logger()->flush();
+  log::flush();
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::_Exit(exit_code);
 }
@@ -203,7 +236,7 @@ class MpiCommunicator : public Communicator {
     check_tensor(tensor, "allreduce");
     MPI_Request request;
     check_mpi(serialized([&] { return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                             mpi_type(tensor.scalar_type()), mpi_op(op), MPI_COMM_WORLD, &request); }),
+                             mpi_type(tensor.scalar_type()), mpi_op(op, tensor.scalar_type()), MPI_COMM_WORLD, &request); }),
               "allreduce");
     return std::make_shared<MpiWork>(request, tensor, "allreduce", timeout_s());
   }

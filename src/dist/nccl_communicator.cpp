@@ -17,6 +17,7 @@
 #include "dist/nccl_communicator.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dist/row_layout.h"
 
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -24,7 +25,6 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
@@ -361,16 +361,16 @@ class NcclCommunicator : public Communicator {
       ncclResult_t async_error = ncclSuccess;
       ncclCommGetAsyncError(comm_, &async_error);
       if (async_error != ncclSuccess && async_error != ncclInProgress) {
-        spdlog::error("rank {}: NCCL reported an asynchronous error: {}. Aborting the job.", rank(),
+        log::error("rank {}: NCCL reported an asynchronous error: {}. Aborting the job.", rank(),
                       ncclGetErrorString(async_error));
         abort(kExitPeerLost);
       }
       if (!stalled.empty()) {
-        spdlog::error("rank {}: NCCL {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one "
+        log::error("rank {}: NCCL {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one "
                       "of them has died or hung. Aborting the job; re-run to resume from the last "
                       "checkpoint.",
                       rank(), stalled, waited);
-        spdlog::default_logger()->flush();
+        log::flush();
         abort(kExitPeerLost);
       }
     }

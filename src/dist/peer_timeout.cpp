@@ -1,6 +1,6 @@
 #include "dist/peer_timeout.h"
 
-#include <spdlog/spdlog.h>
+#include "core/log.h"
 
 #include <algorithm>
 #include <chrono>
@@ -25,12 +25,12 @@ void poll_or_abort(const std::function<bool()>& poll, const std::string& what, i
     std::this_thread::sleep_for(pause);
     const double waited = std::chrono::duration<double>(clock::now() - start).count();
     if (waited > timeout_s) {
-      spdlog::error(
+      log::error(
           "rank {}: {} has waited {:.0f} s (dist.timeout_s) for the other ranks: one of them "
           "has died or hung (see the launcher's message for which). Aborting the job; re-run to "
           "resume from the last checkpoint.",
           rank, what, waited);
-      spdlog::default_logger()->flush();
+      log::flush();
       abort_job();
       std::_Exit(kExitPeerLost);  // abort_job must not return; never hang if it does
     }

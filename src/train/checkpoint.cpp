@@ -1,9 +1,9 @@
 #include "train/checkpoint.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "train/file_io.h"
 
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <sstream>
@@ -117,7 +117,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module,
   std::ostringstream bytes;
   archive.save_to(bytes);
   write_file_atomic(path, bytes.str());
-  spdlog::debug("checkpoint {} written (epoch {})", path, state.epoch);
+  log::debug("checkpoint {} written (epoch {})", path, state.epoch);
 }
 
 std::optional<CheckpointState> load_checkpoint(const std::string& path,
@@ -165,7 +165,7 @@ std::optional<CheckpointState> load_checkpoint(const std::string& path,
   }
   torch::NoGradGuard no_grad;
   for (auto& [target, value] : pairs) target.copy_(value);
-  spdlog::debug("checkpoint {} loaded (epoch {})", path, state.epoch);
+  log::debug("checkpoint {} loaded (epoch {})", path, state.epoch);
   return state;
 }
 

@@ -1,12 +1,12 @@
 #include "train/curriculum_stage.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "retrieval/local_retrieval.h"
 #include "retrieval/sharded_retrieval.h"
 #include "train/loop.h"
 
 #include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 namespace hardy {
 
@@ -29,7 +29,7 @@ std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
                                        parse_condition(name), s.curriculum);
     auto histogram = torch::tensor(curriculum_size_histogram(curricula[name]), torch::kInt64);
     ctx.comm->allreduce(histogram, ReduceOp::Sum)->wait();
-    spdlog::info("{} | curriculum {} | {} queries, K_q histogram [{}]", ctx.plan.name, name,
+    log::info("{} | curriculum {} | {} queries, K_q histogram [{}]", ctx.plan.name, name,
                  histogram.sum().item<std::int64_t>(),
                  fmt::join(std::vector<std::int64_t>(histogram.data_ptr<std::int64_t>(),
                                                      histogram.data_ptr<std::int64_t>() + histogram.numel()),

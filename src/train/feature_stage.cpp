@@ -1,12 +1,12 @@
 #include "train/feature_stage.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/modality.h"
 #include "train/data_parallel.h"
 #include "train/loop.h"
 #include "train/random_streams.h"
 
-#include <spdlog/spdlog.h>
 
 namespace hardy {
 

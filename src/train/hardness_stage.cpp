@@ -1,12 +1,12 @@
 #include "train/hardness_stage.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "model/losses.h"
 #include "train/data_parallel.h"
 #include "train/hardness.h"
 #include "train/loop.h"
 
-#include <spdlog/spdlog.h>
 
 namespace hardy {
 

@@ -1,8 +1,8 @@
 #include "train/loop.h"
 
+#include "core/log.h"
 #include "core/progress.h"
 
-#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 namespace hardy {
@@ -35,7 +35,7 @@ void EpochLog::epoch_done(std::int64_t epoch, const std::string& phase, double l
   last_ = now;
   double per_epoch = total_s / static_cast<double>(epoch + 1 - first_);
   double eta = per_epoch * static_cast<double>(epochs_ - epoch - 1);
-  spdlog::info("{} | epoch {}/{} ({}) | loss {:.4f} | {:.0f} utt/s | ETA {}{}", what_, epoch + 1,
+  log::info("{} | epoch {}/{} ({}) | loss {:.4f} | {:.0f} utt/s | ETA {}{}", what_, epoch + 1,
                epochs_, phase, loss, epoch_s > 0 ? utterances / epoch_s : 0.0,
                Progress::format_duration(eta), extra.empty() ? "" : " | " + extra);
 }

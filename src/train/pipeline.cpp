@@ -1,6 +1,7 @@
 #include "train/pipeline.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/fingerprint.h"
 #include "core/modality.h"
 #include "data/corpus_reader.h"
@@ -21,7 +22,6 @@
 #include "train/timings_file.h"
 
 #include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
 
@@ -102,7 +102,7 @@ ConditionResult run_condition(const RunScope& run, const FoldContext& ctx,
       {[&] { result.epochs = scores_from_tensor(load_tensors(scores_path, {"history"}).at("history")); },
        [&] { result.epochs = train_student(ctx, features, condition, curriculum, ctx.dir + "/" + stage + ".ckpt"); },
        [&] { save_tensors(scores_path, {{"history", scores_to_tensor(result.epochs)}}); }});
-  if (skipped) spdlog::info("{} | student {} | done earlier (manifest matches), skipped", ctx.plan.name, condition);
+  if (skipped) log::info("{} | student {} | done earlier (manifest matches), skipped", ctx.plan.name, condition);
   const auto& labels = run.labels;
   if (labels.planted_hardness.defined())
     result.spearman_planted = spearman(all_hardness.unified.at(condition),
@@ -128,7 +128,7 @@ FoldResult run_fold(const RunScope& run, const TrainSettings& s, const FoldConte
   if (run.root()) fs::create_directories(dir);
   run.barrier();
   const int world = ctx.comm->size();
-  spdlog::info("{} | {} train / {} valid / {} test utterances{}", plan.name, train_utterances(ctx),
+  log::info("{} | {} train / {} valid / {} test utterances{}", plan.name, train_utterances(ctx),
                ctx.valid.utterances(), ctx.test.utterances(),
                world > 1 ? fmt::format(" (valid/test: this rank's; {} ranks)", world) : "");
   const std::string prefix = corpus_key + plan.name;
@@ -235,7 +235,7 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
                          "there): put output.dir on a filesystem every rank can see",
                          dir);
   const int world = run.comm->size();
-  spdlog::info("train: corpus '{}' ({} rows, {}), {} fold(s), conditions {}, device {}, {} threads{}; run directory '{}'",
+  log::info("train: corpus '{}' ({} rows, {}), {} fold(s), conditions {}, device {}, {} threads{}; run directory '{}'",
                path, reader.meta().rows, task_name(reader.meta().task), plans.size(),
                fmt::join(settings.conditions, ","), settings.device.str(), torch::get_num_threads(),
                world > 1 ? fmt::format(" per rank, {} ranks", world) : "", dir);

@@ -1,10 +1,10 @@
 #include "train/report.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "train/file_io.h"
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <iterator>
@@ -323,7 +323,7 @@ void write_reports(const RunResults& results, const std::string& dir) {
   write_file_atomic(base + "results.md", md);
   write_file_atomic(base + "results.csv", results_csv(results));
   write_file_atomic(base + "results.json", results_json(results));
-  spdlog::info("results written to {}results.md, results.csv and results.json", base);
+  log::info("results written to {}results.md, results.csv and results.json", base);
 }
 
 }  // namespace hardy

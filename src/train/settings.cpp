@@ -50,7 +50,10 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.batch_normalization = c.string("hardness.normalization") == "batch";
   s.hardness_per_sequence = c.boolean("hardness.per_sequence");
   s.sync.bucket_mb = c.real("dist.bucket_mb");
+  s.sync.first_bucket_mb = c.real("dist.first_bucket_mb");
   s.sync.overlap = c.boolean("dist.overlap");
+  s.sync.bucket_view = c.boolean("dist.bucket_view");
+  s.sync.grad_dtype = c.string("dist.grad_dtype") == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
   s.sync.checksum_every = c.integer("dist.checksum_every");
   s.sync.average = false;  // each rank's loss carries its share of the global batch
 

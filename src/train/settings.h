@@ -41,7 +41,7 @@ struct TrainSettings {
   CurriculumOptions curriculum;
   std::array<IndexOptions, 3> index;
 
-  GradientSyncOptions sync;  // dist.bucket_mb, dist.overlap, dist.checksum_every (sum mode)
+  GradientSyncOptions sync;  // the dist.* gradient keys (sum mode)
 
   std::vector<std::string> conditions;  // "a", "t", ..., as configured
   torch::Device device = torch::kCPU;

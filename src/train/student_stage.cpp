@@ -1,6 +1,7 @@
 #include "train/student_stage.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "dist/row_exchange.h"
 #include "model/losses.h"
 #include "model/metrics.h"
@@ -11,7 +12,6 @@
 #include "train/checkpoint.h"
 
 #include <fmt/ranges.h>
-#include <spdlog/spdlog.h>
 
 #include <numeric>
 
@@ -142,7 +142,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     start = state->epoch;
     if (state->extra.count("history")) history = scores_from_tensor(state->extra.at("history"));
     if (start > 0 && start < s.student_epochs)
-      spdlog::info("{} | student {} | resuming after epoch {}", ctx.plan.name, condition, start);
+      log::info("{} | student {} | resuming after epoch {}", ctx.plan.name, condition, start);
   }
   require_same_on_all_ranks(ctx, start, "the epoch to resume the student from");
 

@@ -1,6 +1,7 @@
 #include "train/teacher_stage.h"
 
 #include "core/error.h"
+#include "core/log.h"
 #include "data/random.h"
 #include "model/losses.h"
 #include "train/data_parallel.h"
@@ -8,7 +9,6 @@
 #include "train/random_streams.h"
 #include "train/checkpoint.h"
 
-#include <spdlog/spdlog.h>
 
 #include <numeric>
 
@@ -26,7 +26,7 @@ TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor,
   if (auto state = load_checkpoint(checkpoint, *net, optimizer)) {
     start = state->epoch;
     if (start > 0 && start < s.teacher_epochs)
-      spdlog::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
+      log::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
   }
   require_same_on_all_ranks(ctx, start, "the epoch to resume the teacher from");
 

@@ -58,6 +58,22 @@ TEST(Cli, HelpListsEveryCommand) {
   EXPECT_THAT(run("synth --help").output, HasSubstr("synth.dims"));
 }
 
+// What `version` and `env` report is what LibTorch itself says: a current LibTorch,
+// its BLAS and CPU capability, and (env) the intra-op threads training.threads set.
+TEST(Cli, VersionAndEnvReportLibTorchAndItsThreads) {
+  auto v = run("version");
+  ASSERT_EQ(v.code, 0) << v.output;
+  EXPECT_THAT(v.output, ::testing::ContainsRegex("LibTorch [2-9]\\."));
+  EXPECT_THAT(v.output, HasSubstr("BLAS "));
+  EXPECT_THAT(v.output, HasSubstr("CPU capability "));
+  for (int threads : {1, 2}) {
+    auto e = run("env --set training.threads=" + std::to_string(threads));
+    ASSERT_EQ(e.code, 0) << e.output;
+    EXPECT_THAT(e.output, HasSubstr("training.threads " + std::to_string(threads) + "; intra-op threads " +
+                                    std::to_string(threads) + " ("));
+  }
+}
+
 TEST(Cli, UnknownCommandAndFlagAreUsageErrors) {
   auto r = run("trian");
   EXPECT_EQ(r.code, 2);

@@ -1,7 +1,9 @@
 // GradientSynchronizer under mpirun at 1, 2 and 3 ranks: data-parallel SGD steps
 // match single-process steps on the whole batch, parameters stay bit-identical on
-// all ranks, with overlap on and off and with one or many buckets; join semantics for
-// a rank without a batch; parameters used on some ranks only; divergence detection.
+// all ranks, with overlap on and off, with one or many buckets, with gradients as
+// bucket views or copied, and (within bfloat16's precision) with compressed
+// gradients; join semantics for a rank without a batch; parameters used on some
+// ranks only; divergence detection.
 #include "core/error.h"
 #include "dist/communicator.h"
 #include "dist/mpi_communicator.h"
@@ -36,7 +38,7 @@ torch::Tensor flat(torch::nn::Module& m) {
 // Five SGD steps on a 12-sample batch: rank r takes samples r, r+P, ...; its loss is
 // the sum of its samples' losses / 12 · P, so the mean over ranks is the whole
 // batch's mean loss.
-void expect_matches_single_process(GradientSyncOptions options) {
+void expect_matches_single_process(GradientSyncOptions options, double rtol = 1e-5, double atol = 1e-6) {
   auto comm = world();
   const int r = comm->rank(), p = comm->size();
   auto single = make_model();
@@ -52,7 +54,7 @@ void expect_matches_single_process(GradientSyncOptions options) {
     single_opt.step();
 
     auto mine = torch::arange(r, 12, p, torch::kInt64);
-    opt.zero_grad();
+    sync.zero_grad();
     auto loss = torch::nn::functional::cross_entropy(
                     model->forward(x.index_select(0, mine)), y.index_select(0, mine),
                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) *
@@ -61,7 +63,7 @@ void expect_matches_single_process(GradientSyncOptions options) {
     sync.synchronize();
     opt.step();
   }
-  EXPECT_TRUE(torch::allclose(flat(*model), flat(*single), 1e-5, 1e-6))
+  EXPECT_TRUE(torch::allclose(flat(*model), flat(*single), rtol, atol))
       << "max difference " << (flat(*model) - flat(*single)).abs().max().item<float>();
   // Bit-identical on every rank.
   auto all = comm->allgatherv(flat(*model).unsqueeze(0));
@@ -71,30 +73,89 @@ void expect_matches_single_process(GradientSyncOptions options) {
 }
 
 TEST(GradientSynchronizer, OverlappedBucketsMatchOneProcess) {
-  expect_matches_single_process({25, true, 0});
+  expect_matches_single_process({.bucket_mb = 25, .overlap = true});
 }
 TEST(GradientSynchronizer, ManySmallBucketsMatchOneProcess) {
-  expect_matches_single_process({0.0002, true, 2});  // 200-byte buckets, checksum every 2 steps
+  // ~210-byte buckets, checksum every 2 steps.
+  expect_matches_single_process({.bucket_mb = 0.0002, .overlap = true, .checksum_every = 2});
 }
 TEST(GradientSynchronizer, WithoutOverlapMatchesOneProcess) {
-  expect_matches_single_process({0.0002, false, 1});
+  expect_matches_single_process({.bucket_mb = 0.0002, .overlap = false, .checksum_every = 1});
+}
+TEST(GradientSynchronizer, CopiedGradientsMatchOneProcess) {
+  expect_matches_single_process({.bucket_mb = 0.0002, .checksum_every = 1, .bucket_view = false});
+  expect_matches_single_process({.bucket_mb = 25, .overlap = false, .bucket_view = false});
+}
+TEST(GradientSynchronizer, BFloat16GradientsMatchOneProcessWithinItsPrecision) {
+  // bfloat16 keeps 8 significant bits: SGD steps of 0.1 × gradient move parameters by
+  // about 1e-3 of a gradient's size per rounding.
+  expect_matches_single_process({.bucket_mb = 0.0002, .checksum_every = 1, .grad_dtype = torch::kBFloat16},
+                                2e-2, 2e-3);
+  expect_matches_single_process({.bucket_mb = 25, .overlap = false, .grad_dtype = torch::kBFloat16}, 2e-2, 2e-3);
 }
 
 TEST(GradientSynchronizer, SmallBucketsSplitTheModel) {
   auto model = make_model();
-  GradientSynchronizer one(world(), model->parameters(), {25, true, 0});
-  GradientSynchronizer many(world(), model->parameters(), {0.0002, true, 0});
+  GradientSynchronizer one(world(), model->parameters(), {.bucket_mb = 25});
+  GradientSynchronizer many(world(), model->parameters(), {.bucket_mb = 0.0002});
   EXPECT_EQ(one.buckets(), 1);
-  // 200-byte buckets close once full, in reverse order: [b3, w3] (204 bytes),
-  // [b2, w2], [b1, w1].
-  EXPECT_EQ(many.buckets(), 3);
+  // 0.0002 MiB (209.7-byte) buckets close once full, in reverse order:
+  // [b3 (12 B), w3 (192 B), b2 (64 B)], [w2 (1024 B)], [b1 (64 B), w1 (512 B)].
+  EXPECT_EQ(many.bucket_sizes(), (std::vector<std::int64_t>{3, 1, 2}));
+}
+
+TEST(GradientSynchronizer, TheFirstBucketClosesEarly) {
+  auto model = make_model();
+  // A first bucket of ~100 bytes takes b3 and w3 only; the rest share one bucket.
+  GradientSynchronizer sync(world(), model->parameters(), {.bucket_mb = 25, .first_bucket_mb = 0.0001});
+  EXPECT_EQ(sync.bucket_sizes(), (std::vector<std::int64_t>{2, 4}));
+  // A first bucket larger than the others is capped at their size.
+  GradientSynchronizer capped(world(), model->parameters(), {.bucket_mb = 0.0002, .first_bucket_mb = 1});
+  EXPECT_EQ(capped.bucket_sizes(), (std::vector<std::int64_t>{3, 1, 2}));
+}
+
+// Bucket views: after the first step every gradient is a view into its bucket and
+// stays the same tensor, so later steps neither copy in nor out; a parameter no
+// rank uses in a step has an undefined gradient afterwards, as in one process.
+TEST(GradientSynchronizer, GradientsStayViewsIntoTheBuckets) {
+  auto comm = world();
+  torch::manual_seed(5);
+  torch::nn::Linear a(4, 4), b(4, 4);
+  std::vector<torch::Tensor> params = a->parameters();
+  for (auto& t : b->parameters()) params.push_back(t);
+  GradientSynchronizer sync(comm, params, {.bucket_mb = 25});
+  EXPECT_EQ(sync.grads_are_bucket_views(), comm->size() > 1);
+  auto x = torch::ones({2, 4});
+  sync.zero_grad();
+  b->forward(a->forward(x)).sum().backward();
+  sync.synchronize();
+  std::vector<const void*> where;
+  for (auto& t : params) where.push_back(t.grad().data_ptr());
+  // Step 2 uses `a` only: b's gradient becomes undefined; a's is the same tensor,
+  // holding this step's gradient (equal to the first step's: same input).
+  sync.zero_grad();
+  a->forward(x).sum().backward();
+  sync.synchronize();
+  EXPECT_FALSE(b->weight.grad().defined());
+  EXPECT_FALSE(b->bias.grad().defined());
+  if (comm->size() > 1) {
+    EXPECT_EQ(a->weight.grad().data_ptr(), where[0]);
+    EXPECT_EQ(a->bias.grad().data_ptr(), where[1]);
+  }
+  EXPECT_TRUE(torch::allclose(a->weight.grad(), torch::ones({4, 4}) * 2));  // d sum(Wx+b)/dW = sum over the 2 rows of x
+  // Step 3 uses both again: b's gradient is defined and right.
+  sync.zero_grad();
+  b->forward(a->forward(x)).sum().backward();
+  sync.synchronize();
+  ASSERT_TRUE(b->weight.grad().defined());
+  EXPECT_TRUE(b->bias.grad().equal(torch::full({4}, 2.0f)));
 }
 
 TEST(GradientSynchronizer, ARankWithoutABatchJoinsWithZeros) {
   auto comm = world();
   const int r = comm->rank(), p = comm->size();
   auto model = make_model();
-  GradientSynchronizer sync(comm, model->parameters(), {0.0002, true, 0});
+  GradientSynchronizer sync(comm, model->parameters(), {.bucket_mb = 0.0002});
   // Every rank but the last computes the gradient of the same batch; the last has
   // none. The mean over contributors is that gradient itself.
   auto [x, y] = global_batch(0);
@@ -115,7 +176,7 @@ TEST(GradientSynchronizer, ParametersUsedOnSomeRanksOnly) {
   torch::nn::Linear a(4, 4), b(4, 4);
   std::vector<torch::Tensor> params = a->parameters();
   for (auto& t : b->parameters()) params.push_back(t);
-  GradientSynchronizer sync(comm, params, {0.00005, true, 0});
+  GradientSynchronizer sync(comm, params, {.bucket_mb = 0.00005});
   // Rank 0 uses both layers, the others only `a`: b's gradient is rank 0's / P.
   auto x = torch::ones({2, 4});
   auto out = a->forward(x);

@@ -14,7 +14,11 @@
    with the results of the uninterrupted P = 1 run, within the tolerance above.
    A SIGSTOP of rank 1 (alive but silent) must end the job after dist.timeout_s, the
    surviving ranks saying which collective waited.
-Environment: HARDY_DIST_BIN, MPIEXEC.
+3. With HARDY_TEST_DEVICE=cuda, all of the above trains on the GPU
+   (training.device = "cuda"; dist.backend = "mpi", so several ranks may share one
+   GPU), and the killed run resumes on the CPU (a GPU run's checkpoints load on a
+   CPU). Without a visible GPU it prints why and exits 77 (ctest: skipped).
+Environment: HARDY_DIST_BIN, MPIEXEC, HARDY_TEST_DEVICE (cpu, the default, or cuda).
 """
 import json
 import os
@@ -63,11 +67,15 @@ student_stage1_epochs = 2
 batch_size = 8
 lr = 1e-3
 threads = 1
+device = "{device}"
 
 [dist]
+backend = "{backend}"
 timeout_s = {timeout}
 checksum_every = 5
 """
+DEVICE = os.environ.get("HARDY_TEST_DEVICE", "cpu")
+SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
 
 
 def fail(message, output=""):
@@ -196,11 +204,26 @@ def lose_rank_during_students(config, out, sig):
         fail("the surviving ranks must say that a collective timed out", output)
 
 
+def gpu_visible():
+    """Whether hardy_dist itself finds a CUDA device (its `env` names the device)."""
+    proc = subprocess.run([BIN, "env", "--set", "training.device=cuda"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    return proc.returncode == 0 and "device cuda" in proc.stdout, proc.stdout.strip()
+
+
 def main():
+    if DEVICE not in ("cpu", "cuda"):
+        fail("HARDY_TEST_DEVICE must be cpu or cuda, got %r" % DEVICE)
+    if DEVICE == "cuda":
+        visible, why = gpu_visible()
+        if not visible:
+            print("SKIPPED: HARDY_TEST_DEVICE=cuda but hardy_dist sees no GPU (%s)" % why)
+            sys.exit(SKIP)
     work = tempfile.mkdtemp(prefix="hardy_dp_")
     config = os.path.join(work, "tiny.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(dir=work, student_epochs=8, timeout=TIMEOUT_S))
+        f.write(CONFIG.format(dir=work, student_epochs=8, timeout=TIMEOUT_S, device=DEVICE,
+                              backend="mpi" if DEVICE == "cuda" else "auto"))
     subprocess.run([BIN, "synth", "--config", config], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
 
@@ -213,7 +236,13 @@ def main():
 
     killed = os.path.join(work, "killed")
     lose_rank_during_students(config, killed, signal.SIGKILL)
-    log = train(2, config, killed)
+    if DEVICE == "cuda":  # a GPU run resumes on the CPU
+        resume_config = os.path.join(work, "resume_cpu.toml")
+        with open(config) as f, open(resume_config, "w") as g:
+            g.write(f.read().replace('device = "cuda"', 'device = "cpu"'))
+        log = train(2, resume_config, killed)
+    else:
+        log = train(2, config, killed)
     if "student a | resuming after epoch" not in log:
         fail("the re-run did not resume student a from its last checkpoint", log)
     if "| teacher | epoch" in log or "| features (" in log:
