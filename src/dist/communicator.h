@@ -49,6 +49,11 @@ class Communicator {
   virtual torch::Tensor alltoallv(const torch::Tensor& input,
                                   const std::vector<std::int64_t>& send_rows,
                                   std::vector<std::int64_t>* recv_rows) = 0;
+  // Collective over this communicator: the ranks that pass the same `color` form a
+  // new communicator of the same backend (MPI_Comm_split), ranked by `key`, ties by
+  // rank here. Every rank gets the group it belongs to. The group keeps this
+  // communicator's timeout_s(); a peer lost inside it still ends the whole job.
+  virtual std::shared_ptr<Communicator> split(int color, int key) = 0;
   // Ends every process of the job: used when one rank hits an error the others
   // cannot know about, so nobody hangs in a collective.
   [[noreturn]] virtual void abort(int exit_code) = 0;

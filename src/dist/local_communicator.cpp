@@ -4,7 +4,6 @@
 #include "core/log.h"
 #include "dist/row_layout.h"
 
-
 #include <cstdlib>
 
 namespace hardy {
@@ -43,6 +42,11 @@ class LocalCommunicator : public Communicator {
                            input.size(0));
     if (recv_rows) *recv_rows = send_rows;
     return input.contiguous();
+  }
+  std::shared_ptr<Communicator> split(int, int) override {
+    auto group = std::make_shared<LocalCommunicator>();
+    group->set_timeout_s(timeout_s());
+    return group;
   }
   [[noreturn]] void abort(int exit_code) override {
     log::flush();

@@ -199,8 +199,32 @@ class MpiCommunicator : public Communicator {
     }
     // Errors come back as codes, which check_mpi turns into hardy::Error.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  // A group made by split(): owns `comm`.
+  explicit MpiCommunicator(MPI_Comm comm) : comm_(comm), owned_(true) {
+    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+  }
+  ~MpiCommunicator() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (owned_ && !finalized) serialized([&] { return MPI_Comm_free(&comm_); });
+  }
+
+  std::shared_ptr<Communicator> split(int color, int key) override {
+    HARDY_THROW_IF_NOT_MSG(color >= 0, "split: colour must be >= 0, got {}", color);
+    // MPI_Comm_split blocks without a time-out: meet first in a collective that has
+    // one, so a missing peer ends the job instead of hanging it.
+    std::vector<std::int64_t> mine{color, key, rank_};
+    exchange_records(mine, "split");
+    MPI_Comm group;
+    check_mpi(serialized([&] { return MPI_Comm_split(comm_, color, key, &group); }), "split");
+    auto made = std::make_shared<MpiCommunicator>(group);
+    made->set_timeout_s(timeout_s());
+    return made;
   }
 
   int rank() const override { return rank_; }
@@ -209,7 +233,7 @@ class MpiCommunicator : public Communicator {
 
   void barrier() override {
     MPI_Request request;
-    check_mpi(serialized([&] { return MPI_Ibarrier(MPI_COMM_WORLD, &request); }), "barrier");
+    check_mpi(serialized([&] { return MPI_Ibarrier(comm_, &request); }), "barrier");
     wait_or_abort(request, "barrier", timeout_s());
   }
 
@@ -223,7 +247,7 @@ class MpiCommunicator : public Communicator {
                            size_);
     MPI_Request request;
     check_mpi(serialized([&] { return MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                         mpi_type(tensor.scalar_type()), root, MPI_COMM_WORLD, &request); }),
+                         mpi_type(tensor.scalar_type()), root, comm_, &request); }),
               "broadcast");
     return std::make_shared<MpiWork>(request, tensor, "broadcast", timeout_s());
   }
@@ -236,7 +260,7 @@ class MpiCommunicator : public Communicator {
     check_tensor(tensor, "allreduce");
     MPI_Request request;
     check_mpi(serialized([&] { return MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                             mpi_type(tensor.scalar_type()), mpi_op(op, tensor.scalar_type()), MPI_COMM_WORLD, &request); }),
+                             mpi_type(tensor.scalar_type()), mpi_op(op, tensor.scalar_type()), comm_, &request); }),
               "allreduce");
     return std::make_shared<MpiWork>(request, tensor, "allreduce", timeout_s());
   }
@@ -262,7 +286,7 @@ class MpiCommunicator : public Communicator {
     MPI_Request request;
     check_mpi(serialized([&] { return MPI_Iallgatherv(tensor.data_ptr(), elements[static_cast<size_t>(rank_)],
                               mpi_type(tensor.scalar_type()), out.data_ptr(), elements.data(),
-                              displs.data(), mpi_type(tensor.scalar_type()), MPI_COMM_WORLD, &request); }),
+                              displs.data(), mpi_type(tensor.scalar_type()), comm_, &request); }),
               "allgatherv");
     wait_or_abort(request, "allgatherv", timeout_s());
     return out;
@@ -296,7 +320,7 @@ class MpiCommunicator : public Communicator {
     std::vector<std::int64_t> received(3 * p);
     MPI_Request request;
     check_mpi(serialized([&] { return MPI_Ialltoall(records.data(), 3, MPI_INT64_T, received.data(), 3, MPI_INT64_T,
-                            MPI_COMM_WORLD, &request); }),
+                            comm_, &request); }),
               "alltoallv (counts)");
     wait_or_abort(request, "alltoallv (counts)", timeout_s());
     // Every sender's row shape must equal this rank's own.
@@ -326,7 +350,7 @@ class MpiCommunicator : public Communicator {
     auto type = mpi_type(tensor.scalar_type());
     check_mpi(serialized([&] { return MPI_Ialltoallv(tensor.data_ptr(), send_counts.data(), send_displs.data(), type,
                              out.data_ptr(), recv_counts.data(), recv_displs.data(), type,
-                             MPI_COMM_WORLD, &request); }),
+                             comm_, &request); }),
               "alltoallv");
     wait_or_abort(request, "alltoallv", timeout_s());
     return out;
@@ -339,13 +363,15 @@ class MpiCommunicator : public Communicator {
   std::vector<std::int64_t> exchange_records(const std::vector<std::int64_t>& mine, const char* what) {
     std::vector<std::int64_t> all(3 * static_cast<size_t>(size_));
     MPI_Request request;
-    check_mpi(serialized([&] { return MPI_Iallgather(mine.data(), 3, MPI_INT64_T, all.data(), 3, MPI_INT64_T, MPI_COMM_WORLD,
+    check_mpi(serialized([&] { return MPI_Iallgather(mine.data(), 3, MPI_INT64_T, all.data(), 3, MPI_INT64_T, comm_,
                              &request); }),
               what);
     wait_or_abort(request, what, timeout_s());
     return all;
   }
 
+  MPI_Comm comm_ = MPI_COMM_WORLD;
+  bool owned_ = false;
   int rank_ = 0;
   int size_ = 1;
 };

@@ -163,6 +163,13 @@ class NcclCommunicator : public Communicator {
   int size() const override { return bootstrap_->size(); }
   std::string backend() const override { return "nccl"; }
 
+  // The group's own NCCL communicator, made as the world's is (a fresh unique id
+  // broadcast over the split MPI group, non-blocking init polled against the
+  // time-out) rather than with ncclCommSplit, so both share one tested path.
+  std::shared_ptr<Communicator> split(int color, int key) override {
+    return std::make_shared<NcclCommunicator>(bootstrap_->split(color, key), device_);
+  }
+
   void barrier() override {
     // Everything this rank queued on NCCL has finished, then the ranks meet.
     auto pending = track(torch::Tensor(), "barrier");

@@ -28,6 +28,19 @@ std::pair<torch::Tensor, torch::Tensor> global_batch(int step) {
   return {torch::randn({12, 8}), torch::randint(0, 3, {12}, torch::kInt64)};
 }
 
+// Two 4×4 linear layers and their parameters, a's first.
+struct TwoLayers {
+  torch::nn::Linear a, b;
+  std::vector<torch::Tensor> params;
+};
+TwoLayers two_layers(std::uint64_t seed) {
+  torch::manual_seed(seed);
+  TwoLayers l{torch::nn::Linear(4, 4), torch::nn::Linear(4, 4), {}};
+  l.params = l.a->parameters();
+  for (auto& t : l.b->parameters()) l.params.push_back(t);
+  return l;
+}
+
 // All parameters of a model flattened into one tensor.
 torch::Tensor flat(torch::nn::Module& m) {
   std::vector<torch::Tensor> parts;
@@ -119,10 +132,7 @@ TEST(GradientSynchronizer, TheFirstBucketClosesEarly) {
 // rank uses in a step has an undefined gradient afterwards, as in one process.
 TEST(GradientSynchronizer, GradientsStayViewsIntoTheBuckets) {
   auto comm = world();
-  torch::manual_seed(5);
-  torch::nn::Linear a(4, 4), b(4, 4);
-  std::vector<torch::Tensor> params = a->parameters();
-  for (auto& t : b->parameters()) params.push_back(t);
+  auto [a, b, params] = two_layers(5);
   GradientSynchronizer sync(comm, params, {.bucket_mb = 25});
   EXPECT_EQ(sync.grads_are_bucket_views(), comm->size() > 1);
   auto x = torch::ones({2, 4});
@@ -172,10 +182,7 @@ TEST(GradientSynchronizer, ARankWithoutABatchJoinsWithZeros) {
 
 TEST(GradientSynchronizer, ParametersUsedOnSomeRanksOnly) {
   auto comm = world();
-  torch::manual_seed(9);
-  torch::nn::Linear a(4, 4), b(4, 4);
-  std::vector<torch::Tensor> params = a->parameters();
-  for (auto& t : b->parameters()) params.push_back(t);
+  auto [a, b, params] = two_layers(9);
   GradientSynchronizer sync(comm, params, {.bucket_mb = 0.00005});
   // Rank 0 uses both layers, the others only `a`: b's gradient is rank 0's / P.
   auto x = torch::ones({2, 4});
