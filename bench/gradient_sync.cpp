@@ -120,10 +120,7 @@ int main(int argc, char** argv) {
       auto out = net->forward(batch);
       auto loss = task_loss(out.joint_logits, batch.label, batch.real, false) +
                   reconstruction_loss(out.reconstruction, full.x, batch.available, batch.real);
-      if (sync.grads_are_bucket_views())
-        sync.zero_grad();
-      else
-        opt.zero_grad();
+      sync.zero_grad();
       loss.backward();
       sync.synchronize();
       opt.step();

@@ -81,12 +81,9 @@ void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor&
   HARDY_THROW_IF_NOT_MSG(loss.defined() || ctx_.comm->size() > 1,
                          "a training step without a loss in a single-process run (empty batch)");
   timed(times_.compute_s, [&] {
-    // Bucket views: the synchronizer zeroes its buckets (the gradients stay views);
-    // otherwise the optimizer sets the gradients undefined.
-    if (sync_->grads_are_bucket_views())
-      sync_->zero_grad();
-    else
-      optimizer.zero_grad();
+    // The synchronizer clears exactly what the optimizer would (its parameters), in
+    // place when the gradients alias its buckets.
+    sync_->zero_grad();
     if (loss.defined()) loss.backward();
     return 0;
   });
