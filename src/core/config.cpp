@@ -36,6 +36,12 @@ KeySpec key_str(const char* key, const char* def, std::vector<std::string> choic
   return {key, ValueType::String, std::string(def), doc, std::nullopt, std::nullopt,
           std::move(choices)};
 }
+// A string key whose value may also be a count: "auto" or 4 (dist.group_size).
+KeySpec key_str_or_int(const char* key, const char* def, const char* doc) {
+  KeySpec spec = key_str(key, def, {}, doc);
+  spec.takes_integer = true;
+  return spec;
+}
 KeySpec key_ints(const char* key, std::vector<std::int64_t> def, std::optional<double> min,
                  std::optional<double> max, const char* doc) {
   return {key, ValueType::IntegerList, std::move(def), doc, min, max, {}};
@@ -132,6 +138,7 @@ const std::vector<KeySpec>& config_schema() {
     key_bool("dist.overlap", true, "overlap gradient allreduce with backward"),
     key_bool("dist.bucket_view", true, "gradients are views into the allreduce buckets (DDP's gradient_as_bucket_view): no copy into or out of the buckets"),
     key_str ("dist.grad_dtype", "float32", {"float32", "bfloat16"}, "dtype gradients travel in: bfloat16 halves the bytes (compressed before the allreduce, decompressed after; not bit-exact against float32 or one process)"),
+    key_str_or_int("dist.group_size", "auto", "ranks per group: each group trains one (fold, condition) unit at a time, data-parallel inside the group; auto = one rank per unit unless a unit would not fit a rank's memory or ranks would idle (docs/data-parallel.md, \"Groups and units\")"),
     key_real("dist.timeout_s", 300, 1, 86400, "a peer silent this long is declared lost"),
     key_int ("dist.checksum_every", 0, 0, 1e9, "verify parameters are identical on all ranks every N steps (0 = off)"),
     // ---- [output] ----
@@ -423,6 +430,8 @@ Value read_scalar(const toml::node& node, const KeySpec& spec, const std::string
       if (!node.is_boolean()) throw_type_error(origin, node, what, type);
       return **node.as_boolean();
     case ValueType::String: {
+      if (spec.takes_integer && node.is_integer() && **node.as_integer() >= 0)
+        return std::to_string(**node.as_integer());
       if (!node.is_string()) throw_type_error(origin, node, what, type);
       std::string v = **node.as_string();
       check_choice(spec, v, what, where);
@@ -753,6 +762,11 @@ void Config::check_cross_keys() const {
                            "{} must have exactly 3 elements, [audio, text, visual], got {}",
                            show(key), dims.size());
   }
+  const auto& group_size = string("dist.group_size");
+  HARDY_THROW_IF_NOT_MSG(group_size == "auto" || (!group_size.empty() && group_size.size() < 9 &&
+                                                   group_size.find_first_not_of("0123456789") == std::string::npos &&
+                                                   std::stoi(group_size) >= 1),
+                         "{}: use \"auto\" or a number of ranks per group (1 or more)", show("dist.group_size"));
   const auto conditions = strings("data.conditions");
   HARDY_THROW_IF_NOT_MSG(!conditions.empty(),
                          "{} must not be empty; list the conditions to train, e.g. [\"a\", \"at\"]",

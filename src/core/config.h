@@ -34,6 +34,7 @@ struct KeySpec {
   std::string doc;                   // one line
   std::optional<double> min, max;    // inclusive bounds for numbers (and every element of number lists)
   std::vector<std::string> choices;  // allowed strings (String and each StringList element); empty = any
+  bool takes_integer = false;        // a String key that also takes a non-negative integer (as its text)
 };
 
 // All keys, grouped by section, in documentation order.

@@ -8,6 +8,17 @@
 namespace hardy::log {
 namespace {
 int g_rank = 0;
+int g_world = 1;
+bool g_leader = true;
+bool g_all_ranks = false;
+spdlog::level::level_enum g_level = spdlog::level::info;
+
+// Ranks that are not a leader log warnings and errors only, unless all ranks log.
+void apply_level() {
+  auto lvl = g_level;
+  if (!g_leader && !g_all_ranks && lvl < spdlog::level::warn) lvl = spdlog::level::warn;
+  spdlog::default_logger_raw()->set_level(lvl);
+}
 }
 
 bool is_valid_level(const std::string& level) {
@@ -20,13 +31,23 @@ void init(int rank, int world, const std::string& level, bool all_ranks) {
                          "unknown log level '{}': use trace, debug, info, warn, error or off",
                          level);
   g_rank = rank;
+  g_world = world;
+  g_leader = rank == 0;
+  g_all_ranks = all_ranks;
+  g_level = spdlog::level::from_str(level);
   // Progress and info go to stderr so stdout stays machine-readable (inspect --json).
   auto logger = spdlog::stderr_color_mt("hardy");
   logger->set_pattern(fmt::format("[%H:%M:%S] [r{}/{}] [%^%l%$] %v", rank, world));
-  auto lvl = spdlog::level::from_str(level);
-  if (rank != 0 && !all_ranks && lvl < spdlog::level::warn) lvl = spdlog::level::warn;
-  logger->set_level(lvl);
   spdlog::set_default_logger(logger);
+  apply_level();
+}
+
+void set_group(int group, bool leader) {
+  g_leader = leader;
+  spdlog::default_logger_raw()->set_pattern(
+      group < 0 ? fmt::format("[%H:%M:%S] [r{}/{}] [%^%l%$] %v", g_rank, g_world)
+                : fmt::format("[%H:%M:%S] [r{}/{} g{}] [%^%l%$] %v", g_rank, g_world, group));
+  apply_level();
 }
 
 spdlog::level::level_enum to_spdlog(Level level) {
@@ -46,5 +67,6 @@ void flush() { spdlog::default_logger_raw()->flush(); }
 
 int rank() { return g_rank; }
 bool is_root() { return g_rank == 0; }
+bool is_leader() { return g_leader; }
 
 }  // namespace hardy::log

@@ -1,4 +1,5 @@
-// Logging: every line prefixed by the rank; progress only on rank 0.
+// Logging: every line prefixed by the rank; progress only on a leader (rank 0, or the
+// first rank of each group while units run in groups).
 //
 // A facade: only log.cpp includes spdlog. Every other file formats with fmt and hands
 // the finished line over, so no header puts spdlog (built against Debian's fmt) next
@@ -21,8 +22,15 @@ void init(int rank, int world, const std::string& level = "info", bool all_ranks
 // Level names accepted by init(): trace, debug, info, warn, error, off.
 bool is_valid_level(const std::string& level);
 
+// While units run in groups (train/unit_plan.h): lines say the group ("[r3/4 g1]")
+// and the group's first rank logs at log_level, as rank 0 does. group -1 restores
+// the world's labels (rank 0 the only leader).
+void set_group(int group, bool leader);
+
 int rank();
 bool is_root();
+// Whether this rank logs progress and info lines (see set_group).
+bool is_leader();
 
 bool enabled(Level level);
 void write(Level level, const std::string& line);

@@ -27,7 +27,7 @@ void Progress::update(std::int64_t done) {
   auto now = Clock::now();
   if (std::chrono::duration<double>(now - last_).count() < interval_s_) return;
   last_ = now;
-  if (!log::is_root()) return;
+  if (!log::is_leader()) return;
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double rate = elapsed > 0 ? done / elapsed : 0.0;
   double eta = rate > 0 ? (total_ - done) / rate : NAN;
@@ -39,7 +39,7 @@ void Progress::update(std::int64_t done) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
-  if (!log::is_root()) return;
+  if (!log::is_leader()) return;
   double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   double rate = elapsed > 0 ? done_ / elapsed : 0.0;
   log::info("{}: done, {} {} in {} ({:.0f} {}/s)", what_, done_, unit_,

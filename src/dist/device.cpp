@@ -5,8 +5,12 @@
 
 
 #ifdef HARDY_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
+
+#include <fstream>
+#include <string>
 
 namespace hardy {
 
@@ -53,4 +57,22 @@ torch::Device resolve_device(const std::string& setting) {
 #endif
 }
 
+std::int64_t memory_per_rank(const torch::Device& device, int ranks_sharing) {
+  const std::int64_t sharing = std::max(ranks_sharing, 1);
+#ifdef HARDY_WITH_CUDA
+  if (device.is_cuda()) {
+    const auto index = device.has_index() ? device.index() : c10::cuda::current_device();
+    return static_cast<std::int64_t>(at::cuda::getDeviceProperties(index)->totalGlobalMem) / sharing;
+  }
+#endif
+  if (device.is_cuda()) return 0;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key, unit;
+  std::int64_t kib = 0;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024 / sharing;
+  return 0;
+}
+
 }  // namespace hardy
+

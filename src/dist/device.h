@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <string>
 
 namespace hardy {
@@ -26,5 +27,9 @@ torch::Device select_rank_device(const std::string& setting, const LaunchInfo& l
 // The device `setting` resolves to in this process: the current CUDA device (set by
 // select_rank_device) with its index, or the CPU.
 torch::Device resolve_device(const std::string& setting);
+// Bytes one rank may plan to use on `device` when `ranks_sharing` ranks share it:
+// the GPU's total memory, or the host's MemAvailable (/proc/meminfo), divided among
+// them. 0 when unknown.
+std::int64_t memory_per_rank(const torch::Device& device, int ranks_sharing);
 
 }  // namespace hardy

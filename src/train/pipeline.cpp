@@ -1,11 +1,14 @@
 #include "train/pipeline.h"
 
 #include "core/error.h"
-#include "core/log.h"
 #include "core/fingerprint.h"
+#include "core/log.h"
 #include "core/modality.h"
+#include "core/progress.h"
 #include "data/corpus_reader.h"
 #include "data/validator.h"
+#include "dist/device.h"
+#include "dist/launch.h"
 #include "dist/local_communicator.h"
 #include "model/spearman.h"
 #include "model/student_net.h"
@@ -14,15 +17,23 @@
 #include "train/data_parallel.h"
 #include "train/feature_stage.h"
 #include "train/file_io.h"
+#include "train/group_layout.h"
 #include "train/hardness_stage.h"
+#include "train/manifest.h"
+#include "train/run_monitor.h"
 #include "train/run_scope.h"
 #include "train/stage_runner.h"
 #include "train/student_stage.h"
 #include "train/teacher_stage.h"
 #include "train/timings_file.h"
+#include "train/unit_plan.h"
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 namespace hardy {
@@ -83,37 +94,38 @@ Curriculum select_curriculum(const FoldContext& ctx, const Curriculum& c) {
   return map_curriculum(c, [&](const torch::Tensor& t) { return t.index_select(0, mine); });
 }
 
-ConditionResult run_condition(const RunScope& run, const FoldContext& ctx,
-                              const std::array<torch::Tensor, 3>& features,
-                              const HardnessScores& all_hardness,
-                              const std::map<std::string, Curriculum>& curricula,
-                              const std::map<std::string, Curriculum>& all_curricula,
-                              const std::string& condition, const std::string& key_prefix,
-                              bool resume) {
-  const auto& s = ctx.settings;
-  ConditionResult result;
-  result.condition = condition;
-  const Curriculum* curriculum = s.retrieval ? &curricula.at(condition) : nullptr;
-  const std::string stage = "student_" + condition;
-  const std::string scores_path = ctx.dir + "/" + stage + "_scores.pt";
-  const bool skipped = run_stage(
-      run, {ctx.dir, stage, fingerprint(key_prefix + s.student_key() + condition), ctx.dir + "/" + stage + ".ckpt"},
-      resume,
-      {[&] { result.epochs = scores_from_tensor(load_tensors(scores_path, {"history"}).at("history")); },
-       [&] { result.epochs = train_student(ctx, features, condition, curriculum, ctx.dir + "/" + stage + ".ckpt"); },
-       [&] { save_tensors(scores_path, {{"history", scores_to_tensor(result.epochs)}}); }});
-  if (skipped) log::info("{} | student {} | done earlier (manifest matches), skipped", ctx.plan.name, condition);
-  const auto& labels = run.labels;
-  if (labels.planted_hardness.defined())
-    result.spearman_planted = spearman(all_hardness.unified.at(condition),
-                                       labels.planted_hardness.index_select(0, all_hardness.rows));
-  if (curriculum) {
-    const auto& all = all_curricula.at(condition);
-    result.k_histogram = curriculum_size_histogram(all);
-    result.support_label_agreement = support_label_agreement(all, labels.label);
+// What every unit of the run reads: the settings, the corpus, the folds, where their
+// artifacts go and what their stage keys start with.
+struct RunInputs {
+  const TrainSettings& settings;
+  const CorpusReader& reader;
+  const std::vector<FoldPlan>& plans;
+  std::string dir;         // output.dir
+  std::string corpus_key;  // corpus_fingerprint
+
+  std::string fold_dir(std::size_t f) const {
+    return dir + "/" + (plans[f].fold >= 0 ? fmt::format("fold{}", plans[f].fold) : "split");
   }
-  return result;
-}
+  // The manifest key of a stage of fold f whose output depends on `what`.
+  std::string key(std::size_t f, const std::string& what) const {
+    return fingerprint(corpus_key + plans[f].name + what);
+  }
+  std::vector<std::string> fold_names() const {
+    std::vector<std::string> names;
+    for (const auto& p : plans) names.push_back(p.name);
+    return names;
+  }
+};
+
+// One fold made ready for its students: this rank's rows, the refined features, the
+// hardness scores and the curricula (computed, or loaded when their manifests match).
+struct PreparedFold {
+  FoldShard shard;
+  std::unique_ptr<FoldContext> ctx;
+  std::array<torch::Tensor, 3> features;
+  HardnessScores hardness, all_hardness;
+  std::map<std::string, Curriculum> curricula, all_curricula;
+};
 
 std::array<FeatureNet, 3> feature_nets(const FoldContext& ctx) {
   const auto outputs = ctx.settings.model.outputs;
@@ -121,27 +133,31 @@ std::array<FeatureNet, 3> feature_nets(const FoldContext& ctx) {
           FeatureNet(ctx.corpus.features[2].size(1), outputs)};
 }
 
-FoldResult run_fold(const RunScope& run, const TrainSettings& s, const FoldContext& ctx,
-                    const std::string& corpus_key, bool resume) {
-  const auto& dir = ctx.dir;
-  const auto& plan = ctx.plan;
+// §0 features, §1 teacher and hardness, §2 index + curricula of fold f, on the ranks
+// of `run`.
+std::unique_ptr<PreparedFold> prepare_fold(const RunScope& run, const RunInputs& in, std::size_t f, bool resume) {
+  const auto& s = in.settings;
+  const auto dir = in.fold_dir(f);
+  auto fold = std::make_unique<PreparedFold>();
+  fold->shard = shard_fold(in.reader, in.plans[f], run.comm->rank(), run.comm->size());
+  fold->ctx = std::make_unique<FoldContext>(s, fold->shard, dir, run.comm);
+  const auto& ctx = *fold->ctx;
   if (run.root()) fs::create_directories(dir);
   run.barrier();
-  const int world = ctx.comm->size();
-  log::info("{} | {} train / {} valid / {} test utterances{}", plan.name, train_utterances(ctx),
-               ctx.valid.utterances(), ctx.test.utterances(),
-               world > 1 ? fmt::format(" (valid/test: this rank's; {} ranks)", world) : "");
-  const std::string prefix = corpus_key + plan.name;
+  const int ranks = ctx.comm->size();
+  log::info("{} | {} train / {} valid / {} test utterances{}", ctx.plan.name, train_utterances(ctx),
+            ctx.valid.utterances(), ctx.test.utterances(),
+            ranks > 1 ? fmt::format(" (valid/test: this rank's; {} ranks)", ranks) : "");
 
   // §0 features: the feature nets are the artifact; every rank refines its own rows.
-  std::array<torch::Tensor, 3> features;
+  auto& features = fold->features;
   if (!(s.finetune_features && s.finetune_epochs > 0)) {
     features = refined_features(ctx, nullptr);
   } else {
     // Built only where they are needed: a net's construction draws from the
     // generator, and training must see the generator as one process left it.
     std::array<FeatureNet, 3> nets{nullptr, nullptr, nullptr};
-    run_stage(run, {dir, "features", fingerprint(prefix + s.feature_key() + "feature-nets"), ""}, resume,
+    run_stage(run, {dir, "features", in.key(f, s.feature_key() + "feature-nets"), ""}, resume,
               {[&] {
                  nets = feature_nets(ctx);
                  for (int m = 0; m < 3; ++m)
@@ -156,13 +172,14 @@ FoldResult run_fold(const RunScope& run, const TrainSettings& s, const FoldConte
   }
 
   // §1 teacher and hardness
-  HardnessScores hardness, all_hardness;
+  auto& hardness = fold->hardness;
+  auto& all_hardness = fold->all_hardness;
   const bool hardness_loaded = run_stage(
-      run, {dir, "hardness", fingerprint(prefix + s.hardness_key()), ""}, resume,
+      run, {dir, "hardness", in.key(f, s.hardness_key()), ""}, resume,
       {[&] { all_hardness = hardness_from_tensors(load_tensors(dir + "/hardness.pt", hardness_tensor_names(s.conditions)), s.conditions); },
        [&] {
          TeacherNet teacher(s.model);
-         run_stage(run, {dir, "teacher", fingerprint(prefix + s.teacher_key()), dir + "/teacher.ckpt"}, resume,
+         run_stage(run, {dir, "teacher", in.key(f, s.teacher_key()), dir + "/teacher.ckpt"}, resume,
                    {[&] { load_module(dir + "/teacher.pt", *teacher); },
                     [&] { teacher = train_teacher(ctx, features, dir + "/teacher.ckpt"); },
                     [&] { save_module(dir + "/teacher.pt", *teacher); }});
@@ -174,10 +191,11 @@ FoldResult run_fold(const RunScope& run, const TrainSettings& s, const FoldConte
   if (hardness_loaded) hardness = select_hardness(ctx, all_hardness);
 
   // §2 index + curriculum
-  std::map<std::string, Curriculum> curricula, all_curricula;
+  auto& curricula = fold->curricula;
+  auto& all_curricula = fold->all_curricula;
   if (s.retrieval) {
     const bool loaded = run_stage(
-        run, {dir, "curriculum", fingerprint(prefix + s.curriculum_key()), ""}, resume,
+        run, {dir, "curriculum", in.key(f, s.curriculum_key()), ""}, resume,
         {[&] {
            for (const auto& c : s.conditions)
              all_curricula[c] = curriculum_from_tensors(load_tensors(dir + "/curriculum_" + c + ".pt", curriculum_tensor_names()));
@@ -192,14 +210,206 @@ FoldResult run_fold(const RunScope& run, const TrainSettings& s, const FoldConte
     if (loaded)
       for (const auto& c : s.conditions) curricula[c] = select_curriculum(ctx, all_curricula[c]);
   }
-
-  // §3 students, §4 evaluation
-  FoldResult fold;
-  fold.name = plan.name;
-  for (const auto& c : s.conditions)
-    fold.conditions.push_back(
-        run_condition(run, ctx, features, all_hardness, curricula, all_curricula, c, prefix, resume));
   return fold;
+}
+
+// §3 the student of one condition, §4 its evaluation.
+ConditionResult run_condition(const RunScope& run, const RunInputs& in, std::size_t f, const PreparedFold& fold,
+                              const std::string& condition, bool resume) {
+  const auto& s = in.settings;
+  const auto& ctx = *fold.ctx;
+  ConditionResult result;
+  result.condition = condition;
+  const Curriculum* curriculum = s.retrieval ? &fold.curricula.at(condition) : nullptr;
+  const std::string stage = "student_" + condition;
+  const std::string scores_path = ctx.dir + "/" + stage + "_scores.pt";
+  const bool skipped = run_stage(
+      run, {ctx.dir, stage, in.key(f, s.student_key() + condition), ctx.dir + "/" + stage + ".ckpt"}, resume,
+      {[&] { result.epochs = scores_from_tensor(load_tensors(scores_path, {"history"}).at("history")); },
+       [&] {
+         result.epochs = train_student(ctx, fold.features, condition, curriculum, ctx.dir + "/" + stage + ".ckpt");
+       },
+       [&] { save_tensors(scores_path, {{"history", scores_to_tensor(result.epochs)}}); }});
+  if (skipped) log::info("{} | student {} | done earlier (manifest matches), skipped", ctx.plan.name, condition);
+  const auto& labels = run.labels;
+  if (labels.planted_hardness.defined())
+    result.spearman_planted = spearman(fold.all_hardness.unified.at(condition),
+                                       labels.planted_hardness.index_select(0, fold.all_hardness.rows));
+  if (curriculum) {
+    const auto& all = fold.all_curricula.at(condition);
+    result.k_histogram = curriculum_size_histogram(all);
+    result.support_label_agreement = support_label_agreement(all, labels.label);
+  }
+  return result;
+}
+
+FoldResult run_fold(const RunScope& run, const RunInputs& in, std::size_t f, bool resume) {
+  const auto fold = prepare_fold(run, in, f, resume);
+  FoldResult result;
+  result.name = in.plans[f].name;
+  for (const auto& c : in.settings.conditions) result.conditions.push_back(run_condition(run, in, f, *fold, c, resume));
+  return result;
+}
+
+// ---- units in groups (train/unit_plan.h, train/group_layout.h) ----
+
+// A unit has finished when the manifest of its last stage matches.
+struct UnitManifest {
+  std::string path, key;
+  bool matches() const { return manifest_matches(path, key); }
+};
+
+UnitManifest unit_manifest(const RunInputs& in, const WorkUnit& unit) {
+  const auto f = static_cast<std::size_t>(unit.fold);
+  const auto& s = in.settings;
+  const auto dir = in.fold_dir(f);
+  if (unit.kind == WorkUnit::Kind::Student)
+    return {dir + "/student_" + unit.condition + ".json", in.key(f, s.student_key() + unit.condition)};
+  if (s.retrieval) return {dir + "/curriculum.json", in.key(f, s.curriculum_key())};
+  return {dir + "/hardness.json", in.key(f, s.hardness_key())};
+}
+
+// <output.dir>/units/<fold dir>-<unit>.json: what a finished unit took, for the cost
+// model of later runs.
+std::string unit_record_path(const RunInputs& in, const WorkUnit& unit) {
+  const auto fold = fs::path(in.fold_dir(static_cast<std::size_t>(unit.fold))).filename().string();
+  return fmt::format("{}/units/{}-{}.json", in.dir, fold,
+                     unit.kind == WorkUnit::Kind::Prepare ? "prepare" : "student_" + unit.condition);
+}
+
+// Measured over modelled seconds of every unit recorded in the run directory, per
+// kind (rank 0 reads; every rank gets the same numbers).
+CostCalibration calibrate(const RunScope& run, const RunInputs& in, const std::vector<WorkUnit>& units) {
+  auto ratios = torch::zeros({4}, torch::kFloat64);  // measured, modelled: prepare, student
+  if (run.root()) {
+    auto* r = ratios.data_ptr<double>();
+    for (const auto& unit : units) {
+      const auto path = unit_record_path(in, unit);
+      if (!fs::exists(path)) continue;
+      const auto record = nlohmann::json::parse(read_file(path), nullptr, false);
+      if (!record.is_object() || !record.contains("seconds") || !record.contains("ranks")) continue;
+      const int k = unit.kind == WorkUnit::Kind::Prepare ? 0 : 2;
+      r[k] += record["seconds"].get<double>() * record["ranks"].get<double>();
+      r[k + 1] += unit.cost;
+    }
+  }
+  run.comm->broadcast(ratios, 0)->wait();
+  const auto* r = ratios.data_ptr<double>();
+  CostCalibration c;
+  if (r[0] > 0 && r[1] > 0) c.prepare = r[0] / r[1];
+  if (r[2] > 0 && r[3] > 0) c.student = r[2] / r[3];
+  return c;
+}
+
+std::vector<std::int64_t> train_rows(const std::vector<FoldPlan>& plans) {
+  std::vector<std::int64_t> rows;
+  for (const auto& p : plans) {
+    std::int64_t n = 0;
+    for (const auto& seq : p.train) n += seq.count;
+    rows.push_back(n);
+  }
+  return rows;
+}
+
+// Modelled bytes of one unit on one rank (group_layout.h's unit_bytes), from the
+// corpus and the model sizes.
+std::int64_t modelled_unit_bytes(const TrainSettings& s, const CorpusMeta& meta) {
+  const auto& m = s.model;
+  std::int64_t dims = 0;
+  for (auto d : m.dims) dims += d;
+  const auto modalities = static_cast<std::int64_t>(m.dims.size());
+  const std::int64_t layer = 4 * m.hidden * m.hidden + 2 * m.hidden * m.ff_hidden;
+  const std::int64_t parameters = dims * m.hidden + modalities * m.depth * layer +
+                                  modalities * m.hidden * m.hidden + m.decoder_hidden * (modalities * m.hidden + dims);
+  constexpr std::int64_t kUtterancesPerSequence = 64;  // a long IEMOCAP dialogue
+  const std::int64_t activations = s.batch_size * kUtterancesPerSequence * m.hidden * m.depth * modalities * 16;
+  return unit_bytes(meta.rows, dims, parameters, activations);
+}
+
+// Runs the units of `schedule` on this rank's group, then waits for every group.
+// Every unit runs with resume on: a fresh start removed the old manifests first.
+void run_units_in_groups(const RunScope& world, const RunInputs& in, const std::vector<WorkUnit>& units,
+                         const Schedule& schedule, const GroupLayout& layout,
+                         double timeout_s) {
+  const int rank = world.comm->rank();
+  const int group = layout.group_of(rank);
+  const RunScope run{world.comm->split(group, rank), world.labels};
+  const bool leader = run.comm->rank() == 0;
+  log::set_group(group, leader);
+  const auto names = in.fold_names();
+  MonitoredPlan monitored;
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    monitored.unit_names.push_back(unit_name(units[i], names));
+    const int g = schedule.group_of[i];
+    monitored.unit_seconds.push_back(g >= 0 ? units[i].cost / layout.group_ranks[static_cast<std::size_t>(g)] : 0.0);
+  }
+  monitored.per_group = schedule.per_group;
+  {
+    RunMonitor monitor(in.dir, rank, world.comm->size(), group, leader, timeout_s, monitored);
+    std::unique_ptr<PreparedFold> fold;  // the last fold this group prepared or loaded
+    int fold_index = -1;
+    const auto& mine = schedule.per_group[static_cast<std::size_t>(group)];
+    for (std::size_t n = 0; n < mine.size(); ++n) {
+      const auto i = mine[n];
+      const auto& unit = units[i];
+      const auto f = static_cast<std::size_t>(unit.fold);
+      if (unit.kind == WorkUnit::Kind::Student) {
+        // Its prepare unit may be another group's: wait for its manifest (every rank
+        // reads it, so no collective waits longer than dist.timeout_s).
+        const auto prepared = unit_manifest(in, WorkUnit{WorkUnit::Kind::Prepare, unit.fold, "", 0});
+        if (!prepared.matches()) monitor.wait_until([&] { return prepared.matches(); }, names[f] + " | prepare");
+      }
+      log::info("unit {}/{} of group {}: {}", n + 1, mine.size(), group, monitored.unit_names[i]);
+      monitor.unit_started(i);
+      const auto start = std::chrono::steady_clock::now();
+      if (fold_index != unit.fold) {
+        fold.reset();  // one fold in memory at a time
+        fold = prepare_fold(run, in, f, /*resume=*/true);
+        fold_index = unit.fold;
+      }
+      if (unit.kind == WorkUnit::Kind::Student) run_condition(run, in, f, *fold, unit.condition, /*resume=*/true);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (leader)
+        write_file_atomic(unit_record_path(in, unit),
+                          nlohmann::json({{"unit", monitored.unit_names[i]},
+                                          {"seconds", seconds},
+                                          {"ranks", run.comm->size()},
+                                          {"modelled_one_rank_s", unit.cost}})
+                                  .dump() +
+                              "\n");
+      monitor.unit_finished(i, seconds);
+    }
+    fold.reset();
+    monitor.group_finished();
+    monitor.wait_until([&] { return monitor.all_groups_finished(); }, "the other groups to finish their units");
+    if (rank == 0) log::info("{}", monitor.progress_line());
+    world.barrier();
+  }
+  log::set_group(-1, rank == 0);
+}
+
+// Which units still have to run: rank 0 reads their manifests, everyone gets its answer.
+std::vector<bool> pending_units(const RunScope& run, const RunInputs& in, const std::vector<WorkUnit>& units) {
+  auto flags = torch::zeros({static_cast<std::int64_t>(units.size())}, torch::kInt32);
+  if (run.root())
+    for (std::size_t i = 0; i < units.size(); ++i) flags[static_cast<std::int64_t>(i)] = unit_manifest(in, units[i]).matches() ? 0 : 1;
+  run.comm->broadcast(flags, 0)->wait();
+  std::vector<bool> pending;
+  for (std::size_t i = 0; i < units.size(); ++i) pending.push_back(flags[static_cast<std::int64_t>(i)].item<int>() != 0);
+  return pending;
+}
+
+// output.resume = false with groups: rank 0 removes the folds' manifests and
+// checkpoints, so every unit can run with resume on and still start afresh.
+void forget_earlier_run(const RunInputs& in) {
+  for (std::size_t f = 0; f < in.plans.size(); ++f) {
+    const auto dir = in.fold_dir(f);
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const auto ext = entry.path().extension();
+      if (ext == ".json" || ext == ".ckpt") fs::remove(entry.path());
+    }
+  }
 }
 
 }  // namespace
@@ -246,13 +456,42 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   RunResults results;
   results.corpus = path;
   results.task = task_name(reader.meta().task);
-  const auto corpus_key = corpus_fingerprint(path);
-  for (const auto& plan : plans) {
-    const std::string fold_dir = dir + "/" + (plan.fold >= 0 ? fmt::format("fold{}", plan.fold) : "split");
-    const auto shard = shard_fold(reader, plan, run.comm->rank(), world);
-    const FoldContext ctx(settings, shard, fold_dir, run.comm);
-    results.folds.push_back(run_fold(run, settings, ctx, corpus_key, resume));
+  const RunInputs in{settings, reader, plans, dir, corpus_fingerprint(path)};
+
+  // The units, and the groups of ranks that run them.
+  auto units = plan_units(settings, train_rows(plans), calibrate(run, in, plan_units(settings, train_rows(plans))));
+  const auto pending = pending_units(run, in, units);
+  GroupSizeInputs sizing;
+  sizing.world = world;
+  sizing.units = 0;
+  for (std::size_t i = 0; i < units.size(); ++i) sizing.units += pending[i] && units[i].kind == WorkUnit::Kind::Student;
+  sizing.batch_size = settings.batch_size;
+  sizing.unit_bytes = modelled_unit_bytes(settings, reader.meta());
+  const auto launch = detect_launch();
+  const int sharing = settings.device.is_cuda()
+                          ? std::max(1, (launch.local_world + static_cast<int>(torch::cuda::device_count()) - 1) /
+                                            std::max(1, static_cast<int>(torch::cuda::device_count())))
+                          : launch.local_world;
+  sizing.rank_bytes = memory_per_rank(settings.device, sharing);
+  const auto layout = plan_groups(config.string("dist.group_size"), sizing);
+  const auto schedule = schedule_units(units, pending, layout.group_ranks);
+  const auto to_run = static_cast<std::size_t>(std::count(pending.begin(), pending.end(), true));
+  log::info("units: {} of {} to run ({} finished earlier) in {} group(s) of {} rank(s) ({}); modelled {}",
+            to_run, units.size(), units.size() - to_run, layout.groups(), layout.group_size, layout.why,
+            Progress::format_duration(schedule.makespan));
+
+  if (layout.groups() > 1) {
+    if (run.root()) {
+      fs::remove_all(dir + "/progress");  // an earlier run's statuses and heartbeats
+      if (!resume) forget_earlier_run(in);
+    }
+    run.barrier();
+    run_units_in_groups(run, in, units, schedule, layout, config.real("dist.timeout_s"));
   }
+  // One group runs everything here, as it always did; after groups, every unit has
+  // finished and this loads their artifacts for the reports.
+  const bool resume_all = resume || layout.groups() > 1;
+  for (std::size_t f = 0; f < plans.size(); ++f) results.folds.push_back(run_fold(run, in, f, resume_all));
   write_timings_file(*run.comm, dir + "/timings.json");
   if (run.root()) write_reports(results, dir);
   return results;

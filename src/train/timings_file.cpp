@@ -8,6 +8,9 @@ namespace hardy {
 
 void write_timings_file(Communicator& comm, const std::string& path) {
   std::map<std::string, StageTimes> combined;
+  // Every rank reduces the same list, including stages it never ran (units run in
+  // groups: a rank may have trained students only).
+  for (const char* name : {"features", "teacher", "hardness", "curriculum", "student"}) stage_times(name);
   for (const auto& [stage, t] : all_stage_times()) {
     auto v = torch::tensor({t.data_s, t.compute_s, t.grad_sync_s, t.exchange_s, static_cast<double>(t.steps)},
                            torch::kFloat64);

@@ -497,3 +497,21 @@ TEST(ConfigReference, DocsConfigMdIsInSync) {
 
 }  // namespace
 }  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// dist.group_size is "auto" or a count, written either way.
+TEST(ConfigParse, GroupSizeTakesAutoOrACount) {
+  EXPECT_EQ(Config::defaults().string("dist.group_size"), "auto");
+  EXPECT_EQ(Config::parse("[dist]\ngroup_size = 2\n", "x.toml").string("dist.group_size"), "2");
+  EXPECT_EQ(Config::parse("[dist]\ngroup_size = \"4\"\n", "x.toml").string("dist.group_size"), "4");
+  EXPECT_EQ(Config::parse("", "x.toml", {"dist.group_size=3"}).string("dist.group_size"), "3");
+  for (const char* bad : {"group_size = 0", "group_size = \"two\"", "group_size = -1", "group_size = 1.5"})
+    EXPECT_NE(parse_error(std::string("[dist]\n") + bad + "\n").find("dist.group_size"),
+              std::string::npos)
+        << bad;
+}
+
+}  // namespace
+}  // namespace hardy

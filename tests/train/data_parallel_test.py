@@ -2,18 +2,22 @@
 """The whole pipeline data-parallel: `mpirun -np P hardy_dist train` against one process.
 
 1. Equivalence. A tiny corpus (synthetic, one fold, three conditions) is trained at
-   P = 1, 2 and 3 with dropout 0. Stated tolerance (docs/data-parallel.md): every
+   P = 1, 2 and 3 with dropout 0, each P with dist.group_size = P (one group: every
+   unit data-parallel over all ranks) and 1 (every rank trains whole units; then
+   results.json must equal P = 1's byte for byte, as each unit runs as in one process). Stated tolerance (docs/data-parallel.md): every
    metric of results.json within 0.02 absolute of P = 1, Spearman(H, planted) and
    support-label agreement within 0.01, the K_q histograms equal, and every epoch
    loss logged by rank 0 within 1e-3 relative. (With dropout the masks differ between
    rank counts, so only the statistical agreement of the README's table holds.)
-2. Faults and resume. A P = 3 run loses rank 1 to kill -9 while the students train:
-   the job must end within dist.timeout_s with a non-zero status and a message
-   naming rank 1. Re-running with P = 2 (another rank count) must skip the finished
-   stages, resume the interrupted student from its last epoch checkpoint, and end
-   with the results of the uninterrupted P = 1 run, within the tolerance above.
-   A SIGSTOP of rank 1 (alive but silent) must end the job after dist.timeout_s, the
-   surviving ranks saying which collective waited.
+2. Faults and resume. A P = 3 run in three groups of one rank loses rank 1 to kill -9
+   while the students train: the job must end within dist.timeout_s with a non-zero
+   status and a message naming rank 1. Re-running with P = 2 (another rank count and
+   layout) must run only the unfinished units, skip the finished stages, resume the
+   interrupted student from its last epoch checkpoint, and end with the results of
+   the uninterrupted P = 1 run, within the tolerance above. A SIGSTOP of rank 1
+   (alive but silent) must end the job after dist.timeout_s, in one group (the
+   surviving ranks' collectives say which one waited) and in groups of one (rank 0
+   watches rank 1's heartbeat and says how long it waited).
 3. With HARDY_TEST_DEVICE=cuda, all of the above trains on the GPU
    (training.device = "cuda"; dist.backend = "mpi", so several ranks may share one
    GPU), and the killed run resumes on the CPU (a GPU run's checkpoints load on a
@@ -82,15 +86,17 @@ def fail(message, output=""):
     sys.exit(message + ("\n--- output ---\n" + output if output else ""))
 
 
-def command(np, config, out):
+def command(np, config, out, group_size=None):
     args = [BIN, "train", "--config", config, "--out", out]
+    if group_size is not None:
+        args += ["--set", "dist.group_size=%s" % group_size]
     if np == 1:
         return args
     return [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", str(np)] + args
 
 
-def train(np, config, out):
-    proc = subprocess.run(command(np, config, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def train(np, config, out, group_size=None):
+    proc = subprocess.run(command(np, config, out, group_size), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=600)
     if proc.returncode != 0:
         fail("P = %d exited with %d" % (np, proc.returncode), proc.stdout)
@@ -161,8 +167,8 @@ def rank_pid(out, rank):
     return None
 
 
-def lose_rank_during_students(config, out, sig):
-    proc = subprocess.Popen(command(3, config, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def lose_rank_during_students(config, out, sig, group_size):
+    proc = subprocess.Popen(command(3, config, out, group_size), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -230,12 +236,23 @@ def main():
     reference = os.path.join(work, "np1")
     ref_log = train(1, config, reference)
     for np in (2, 3):
-        out = os.path.join(work, "np%d" % np)
-        log = train(np, config, out)
-        compare(reference, out, "P = %d" % np, ref_log, log)
+        for group_size in (np, 1):
+            out = os.path.join(work, "np%d_g%d" % (np, group_size))
+            log = train(np, config, out, group_size)
+            label = "P = %d, dist.group_size = %d" % (np, group_size)
+            if group_size < np and "in %d group(s) of 1 rank(s)" % np not in log:
+                fail("%s: the log does not say the units ran in %d groups" % (label, np), log)
+            compare(reference, out, label, ref_log, log)
+            if group_size == 1:
+                a = open(os.path.join(reference, "results.json")).read()
+                b = open(os.path.join(out, "results.json")).read()
+                if a != b:
+                    fail("%s: results.json differs from P = 1 (each unit ran on one rank, as in one "
+                         "process)" % label)
+                print("%s: results.json identical to P = 1" % label)
 
     killed = os.path.join(work, "killed")
-    lose_rank_during_students(config, killed, signal.SIGKILL)
+    lose_rank_during_students(config, killed, signal.SIGKILL, 1)
     if DEVICE == "cuda":  # a GPU run resumes on the CPU
         resume_config = os.path.join(work, "resume_cpu.toml")
         with open(config) as f, open(resume_config, "w") as g:
@@ -245,12 +262,18 @@ def main():
         log = train(2, config, killed)
     if "student a | resuming after epoch" not in log:
         fail("the re-run did not resume student a from its last checkpoint", log)
+    m = re.search(r"units: (\d+) of (\d+) to run \((\d+) finished earlier\)", log)
+    if not m or int(m.group(1)) + int(m.group(3)) != int(m.group(2)) or not 0 < int(m.group(1)) < int(m.group(2)):
+        fail("the re-run must run only the units the killed run did not finish", log)
+    print("re-run after kill -9: %s of %s units left to run" % (m.group(1), m.group(2)))
     if "| teacher | epoch" in log or "| features (" in log:
         fail("the re-run trained the teacher or the feature nets again (they had finished)", log)
     compare(reference, killed, "killed at P = 3, resumed at P = 2")
 
-    # Alive but silent (the launcher cannot see it): the collectives time out.
-    lose_rank_during_students(config, os.path.join(work, "stopped"), signal.SIGSTOP)
+    # Alive but silent (the launcher cannot see it): in one group the collectives
+    # time out; in groups of one, rank 0 sees rank 1's heartbeat stop.
+    lose_rank_during_students(config, os.path.join(work, "stopped"), signal.SIGSTOP, 3)
+    lose_rank_during_students(config, os.path.join(work, "stopped_groups"), signal.SIGSTOP, 1)
     print("ok")
 
 
