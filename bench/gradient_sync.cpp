@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
 
   torch::manual_seed(1 + comm->rank());
   SequenceBatch batch;
-  for (int m = 0; m < 3; ++m) batch.x[m] = torch::randn({a.batch, a.length, model.dims[m]});
+  for (auto dim : model.dims) batch.x.push_back(torch::randn({a.batch, a.length, dim}));
   batch.real = torch::ones({a.batch, a.length}, torch::kBool);
   batch.available = batch.real.unsqueeze(-1).expand({a.batch, a.length, 3}).clone();
   batch.label = torch::randint(4, {a.batch, a.length}, torch::kInt64);

@@ -104,8 +104,8 @@ void run_search(Communicator& comm, std::shared_ptr<Communicator> shared, const 
   auto ids = torch::arange(begin, end, torch::kInt64);
   auto [qb, qe] = my_range(a.queries, r, p);
   auto queries = make_rows(qb, qe, a.dim, 2);
-  std::array<torch::Tensor, 3> features{rows, rows.slice(1, 0, 1), rows.slice(1, 0, 1)};
-  std::array<IndexOptions, 3> options{index_options(a.index), IndexOptions{}, IndexOptions{}};
+  PerModality<torch::Tensor> features{rows, rows.slice(1, 0, 1), rows.slice(1, 0, 1)};
+  PerModality<IndexOptions> options{index_options(a.index), IndexOptions{}, IndexOptions{}};
   double t0 = now();
   ShardedRetrieval sharded(shared, features, ids, options);
   comm.barrier();
@@ -127,7 +127,7 @@ void run_search(Communicator& comm, std::shared_ptr<Communicator> shared, const 
 
   double recall = NAN;
   if (a.index != "flat") {
-    std::array<IndexOptions, 3> flat{};
+    PerModality<IndexOptions> flat(3);
     ShardedRetrieval exact(shared, features, ids, flat);
     auto truth = exact.search(0, queries, a.k);
     double hits = 0;
@@ -166,12 +166,12 @@ void run_search(Communicator& comm, std::shared_ptr<Communicator> shared, const 
 void run_curriculum(Communicator& comm, std::shared_ptr<Communicator> shared, const Args& a) {
   const int r = comm.rank(), p = comm.size();
   auto [begin, end] = my_range(a.rows, r, p);
-  std::array<torch::Tensor, 3> features;
-  for (int m = 0; m < 3; ++m) features[m] = make_rows(begin, end, a.dim, 10 + m);
+  PerModality<torch::Tensor> features;
+  for (int m = 0; m < 3; ++m) features.push_back(make_rows(begin, end, a.dim, 10 + m));
   auto ids = torch::arange(begin, end, torch::kInt64);
   torch::manual_seed(77 + r);
   auto hardness = torch::rand({end - begin});
-  std::array<IndexOptions, 3> options{index_options(a.index), index_options(a.index),
+  PerModality<IndexOptions> options{index_options(a.index), index_options(a.index),
                                       index_options(a.index)};
   options[1].metric = Metric::InnerProduct;
   comm.barrier();
@@ -201,8 +201,8 @@ void run_curriculum(Communicator& comm, std::shared_ptr<Communicator> shared, co
 void run_loop(Communicator& comm, std::shared_ptr<Communicator> shared, const Args& a) {
   auto [begin, end] = my_range(a.rows, comm.rank(), comm.size());
   auto rows = make_rows(begin, end, a.dim, 1);
-  std::array<torch::Tensor, 3> features{rows, rows.slice(1, 0, 1), rows.slice(1, 0, 1)};
-  ShardedRetrieval sharded(shared, features, torch::arange(begin, end, torch::kInt64), {});
+  PerModality<torch::Tensor> features{rows, rows.slice(1, 0, 1), rows.slice(1, 0, 1)};
+  ShardedRetrieval sharded(shared, features, torch::arange(begin, end, torch::kInt64), PerModality<IndexOptions>(3));
   auto queries = make_rows(0, 64, a.dim, 2);
   std::cout << fmt::format("rank {} pid {} searching\n", comm.rank(), ::getpid()) << std::flush;
   double until = now() + a.seconds;

@@ -56,9 +56,9 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-SequenceBatch random_batch(const Args& a, const std::array<bool, 3>& keep) {
+SequenceBatch random_batch(const Args& a, const std::vector<bool>& keep) {
   SequenceBatch b;
-  for (int m = 0; m < 3; ++m) b.x[m] = torch::randn({a.batch, a.length, a.model.dims[m]});
+  for (auto dim : a.model.dims) b.x.push_back(torch::randn({a.batch, a.length, dim}));
   b.real = torch::ones({a.batch, a.length}, torch::kBool);
   b.real.slice(1, a.length * 3 / 4).slice(0, 0, a.batch / 2).fill_(false);  // some padding
   b.available = b.real.unsqueeze(-1).expand({a.batch, a.length, 3}).clone();
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   auto a = parse(argc, argv);
   torch::set_num_threads(static_cast<int>(std::max<std::int64_t>(1, a.threads)));
   torch::manual_seed(0);
-  const std::array<bool, 3> condition{true, true, false};  // "at": visual missing
+  const std::vector<bool> condition{true, true, false};  // "at": visual missing
   auto full = random_batch(a, {true, true, true});
   auto batch = apply_condition(full, condition);
   const auto utterances = batch.real.sum().item<std::int64_t>();

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/modality.h"
 #include "data/corpus_reader.h"
 #include "data/synth.h"
 #include "data/validator.h"
@@ -101,16 +102,16 @@ int cmd_synth(const Context& ctx) {
   o.max_length = c.integer("synth.max_length");
   o.classes = static_cast<int>(c.integer("synth.classes"));
   o.task = c.string("synth.task") == "sentiment" ? Task::Sentiment : Task::Classification;
-  auto dims = c.integers("synth.dims");
-  for (int m = 0; m < kNumModalities; ++m) o.dims[m] = dims[static_cast<size_t>(m)];
+  o.modalities = ModalitySet(c.strings("synth.modalities"), c.string("synth.modality_codes"));
+  o.dims = c.integers("synth.dims");
   o.folds = static_cast<int>(c.integer("synth.folds"));
   o.conflict_rate = c.real("synth.conflict_rate");
   o.noise_rate = c.real("synth.noise_rate");
   o.signal = c.real("synth.signal");
   o.seed = static_cast<std::uint64_t>(c.integer("synth.seed"));
   o.name = c.string("synth.name");
-  log::info("synth: writing '{}' (dims {}/{}/{}, {} classes, seed {})", o.out, o.dims[0],
-               o.dims[1], o.dims[2], o.classes, o.seed);
+  log::info("synth: writing '{}' ({} with dims {}, {} classes, seed {})", o.out, o.modalities.describe(),
+            fmt::join(o.dims, "/"), o.classes, o.seed);
   auto summary = synthesize_corpus(o);
   log::info("synth: wrote {} utterances in {} dialogues to '{}' ({}) in {:.1f}s", summary.rows,
                summary.sequences, o.out, human_bytes(std::filesystem::file_size(o.out)),
@@ -140,7 +141,7 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
     auto& out = std::cout;
     out << fmt::format("corpus:    {}{} ({}, format_version {})\n", path,
                        meta.name.empty() ? "" : " [" + meta.name + "]",
-                       human_bytes(std::filesystem::file_size(path)), kFormatVersion);
+                       human_bytes(std::filesystem::file_size(path)), meta.format_version);
     out << fmt::format("task:      {}", task_name(meta.task));
     if (meta.task == Task::Classification) out << fmt::format(", {} classes", meta.classes);
     if (!meta.class_names.empty())
@@ -154,8 +155,10 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
     out << fmt::format("rows:      {} utterances in {} sequences (length min {}, mean {:.1f}, max {})\n",
                        meta.rows, runs.size(), min_len, max_len == 0 ? 0.0 : double(meta.rows) / runs.size(),
                        max_len);
-    out << fmt::format("features:  audio {}, text {}, visual {} (float32)\n", meta.dims[0],
-                       meta.dims[1], meta.dims[2]);
+    std::vector<std::string> widths;
+    for (int m = 0; m < meta.modalities.size(); ++m)
+      widths.push_back(fmt::format("{} {}", meta.modalities.name(m), meta.dims[static_cast<std::size_t>(m)]));
+    out << fmt::format("features:  {} (float32)\n", fmt::join(widths, ", "));
 
     // Labels and planted hardness: read without the feature columns.
     auto all = reader.read_rows({RowRange{0, meta.rows}}, /*with_features=*/false);

@@ -62,10 +62,10 @@ const std::vector<KeySpec>& config_schema() {
   static const std::vector<KeySpec> schema = {
     // ---- [data] ----
     key_str ("data.corpus", "", {}, "path of the HDF5 corpus (relative to the working directory)"),
-    key_ints("data.expect_dims", {}, 1, std::nullopt, "if set, [Da, Dt, Dv] the corpus must have"),
+    key_ints("data.expect_dims", {}, 1, std::nullopt, "if set, the feature dim of each of the corpus's modalities, in its order (e.g. [Da, Dt, Dv])"),
     key_str ("data.protocol", "auto", {"auto", "folds", "split"}, "auto = leave-one-fold-out CV when the corpus has folds, else its train/valid/test split; folds or split force one"),
     key_ints("data.folds", {}, 0, 126, "folds to run (each is held out once), empty = all"),
-    key_strs("data.conditions", {"a", "t", "v", "at", "av", "tv", "atv"}, {"a", "t", "v", "at", "av", "tv", "atv"}, "conditions (available modalities) to train and evaluate, one student each; the report averages the six missing-modality ones and shows atv apart"),
+    key_strs("data.conditions", {}, {}, "conditions (available modalities, in the corpus's modality codes, e.g. \"at\") to train and evaluate, one student each; empty = every missing-modality condition of the corpus and the complete one (a, t, v, at, av, tv, atv for audio/text/visual); the report averages the missing-modality ones and shows the complete one apart"),
     // ---- [synth] ----
     key_str ("synth.out", "runs/demo/corpus.h5", {}, "output path of the synthetic corpus"),
     key_int ("synth.dialogues", 120, 1, 1e9, "number of sequences (dialogues)"),
@@ -74,7 +74,9 @@ const std::vector<KeySpec>& config_schema() {
     key_int ("synth.max_length", 40, 1, 100000, "most utterances per dialogue"),
     key_int ("synth.classes", 4, 2, 64, "number of emotion classes"),
     key_str ("synth.task", "classification", {"classification", "sentiment"}, "integer class labels (classification) or real-valued scores (sentiment)"),
-    key_ints("synth.dims", {512, 1024, 1024}, 1, 65536, "audio, text, visual feature dims (public feature sizes)"),
+    key_strs("synth.modalities", {"audio", "text", "visual"}, {}, "feature datasets to write, in order (two or more; e.g. [\"audio\", \"text\"] for an MSP-Podcast-shaped corpus)"),
+    key_str ("synth.modality_codes", "", {}, "one letter per synth.modalities entry, used in condition names; empty = each name's first letter"),
+    key_ints("synth.dims", {512, 1024, 1024}, 1, 65536, "feature dim of each of synth.modalities (default: the public audio, text, visual feature sizes)"),
     key_int ("synth.folds", 5, 2, 127, "number of folds in the corpus' fold dataset"),
     key_real("synth.conflict_rate", 0.1, 0, 1, "probability a modality carries another class's pattern"),
     key_real("synth.noise_rate", 0.1, 0, 1, "probability a modality is near-pure noise"),
@@ -108,6 +110,7 @@ const std::vector<KeySpec>& config_schema() {
     key_str ("retrieval.metric_audio", "l2", {"l2", "ip"}, "audio distance: Euclidean (l2) or inner product (ip)"),
     key_str ("retrieval.metric_text", "ip", {"l2", "ip"}, "text distance (text features are L2-normalised, so ip = cosine)"),
     key_str ("retrieval.metric_visual", "l2", {"l2", "ip"}, "visual distance"),
+    key_str ("retrieval.metric_other", "l2", {"l2", "ip"}, "distance of any modality other than audio, text and visual"),
     key_int ("retrieval.ivf_nlist", 0, 0, 1e7, "IVF lists, 0 = auto (≈4·sqrt(N))"),
     key_int ("retrieval.ivf_nprobe", 16, 1, 1e6, "IVF lists probed per query"),
     key_int ("retrieval.hnsw_m", 32, 4, 256, "HNSW links per node"),
@@ -756,21 +759,15 @@ void Config::check_cross_keys() const {
                          "{} must be divisible by {} (each head gets hidden/heads dims)",
                          show("model.hidden"), show("model.heads"));
 
-  for (const char* key : {"data.expect_dims", "synth.dims"}) {
-    const auto dims = integers(key);
-    HARDY_THROW_IF_NOT_MSG(dims.empty() || dims.size() == 3,
-                           "{} must have exactly 3 elements, [audio, text, visual], got {}",
-                           show(key), dims.size());
-  }
+  HARDY_THROW_IF_NOT_MSG(integers("synth.dims").size() == strings("synth.modalities").size(),
+                         "{} must have one element per modality of {}", show("synth.dims"),
+                         show("synth.modalities"));
   const auto& group_size = string("dist.group_size");
   HARDY_THROW_IF_NOT_MSG(group_size == "auto" || (!group_size.empty() && group_size.size() < 9 &&
                                                    group_size.find_first_not_of("0123456789") == std::string::npos &&
                                                    std::stoi(group_size) >= 1),
                          "{}: use \"auto\" or a number of ranks per group (1 or more)", show("dist.group_size"));
   const auto conditions = strings("data.conditions");
-  HARDY_THROW_IF_NOT_MSG(!conditions.empty(),
-                         "{} must not be empty; list the conditions to train, e.g. [\"a\", \"at\"]",
-                         show("data.conditions"));
   for (std::size_t i = 0; i < conditions.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       HARDY_THROW_IF_NOT_MSG(conditions[i] != conditions[j], "{} lists {} twice; remove one",

@@ -35,6 +35,29 @@ const ModalitySet& ModalitySet::standard() {
   return set;
 }
 
+ModalitySet ModalitySet::parse(const std::string& comma_separated_names, const std::string& codes) {
+  std::vector<std::string> names;
+  std::string item;
+  auto flush = [&] {
+    const auto first = item.find_first_not_of(" \t");
+    const auto last = item.find_last_not_of(" \t");
+    names.push_back(first == std::string::npos ? "" : item.substr(first, last - first + 1));
+    item.clear();
+  };
+  for (char c : comma_separated_names) {
+    if (c == ',') flush();
+    else item += c;
+  }
+  flush();
+  return ModalitySet(std::move(names), codes);
+}
+
+std::string ModalitySet::joined_names() const {
+  std::string out;
+  for (const auto& n : names_) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+
 std::vector<bool> ModalitySet::parse_condition(const std::string& condition) const {
   std::vector<bool> keep(names_.size(), false);
   size_t last = 0;

@@ -22,6 +22,14 @@ class ModalitySet {
 
   // audio, text, visual with codes a, t, v: the layout of format_version 1.
   static const ModalitySet& standard();
+  // From a corpus's `modalities` attribute ("audio,text": names, comma-separated,
+  // spaces around them ignored) and optional `modality_codes` ("at").
+  static ModalitySet parse(const std::string& comma_separated_names, const std::string& codes = "");
+
+  bool operator==(const ModalitySet& other) const { return names_ == other.names_ && codes_ == other.codes_; }
+  bool operator!=(const ModalitySet& other) const { return !(*this == other); }
+  // "audio,text,visual": the `modalities` attribute parse() reads.
+  std::string joined_names() const;
 
   int size() const { return static_cast<int>(names_.size()); }
   const std::string& name(int m) const { return names_.at(static_cast<size_t>(m)); }

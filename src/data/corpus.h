@@ -2,19 +2,21 @@
 // sequences, and a set of rows read from it (the whole corpus or one rank's shard).
 #pragma once
 
+#include "core/modality.h"
+
 #include <torch/torch.h>
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace hardy {
 
-enum class Modality : int { Audio = 0, Text = 1, Visual = 2 };
-constexpr int kNumModalities = 3;
-// Dataset names in the HDF5 file: ModalitySet::standard() (core/modality.h).
-constexpr int kFormatVersion = 1;
+// The format the writer writes: version 2 names the modalities in a root attribute
+// (`modalities`, optional `modality_codes`). Version 1 files, which have none, are
+// audio/text/visual (ModalitySet::standard()); both are read.
+constexpr int kFormatVersion = 2;
+constexpr int kOldestFormatVersion = 1;
 
 enum class Task { Classification, Sentiment };
 const char* task_name(Task task);
@@ -24,10 +26,12 @@ enum Split : std::int8_t { kTrain = 0, kValid = 1, kTest = 2 };
 struct CorpusMeta {
   std::string path;
   std::string name;
+  int format_version = kFormatVersion;
   Task task = Task::Classification;
   int classes = 0;  // 0 for sentiment
   std::vector<std::string> class_names;
-  std::array<std::int64_t, kNumModalities> dims{};
+  ModalitySet modalities = ModalitySet::standard();  // the feature datasets, in order
+  std::vector<std::int64_t> dims;                    // D_m per modality
   std::int64_t rows = 0;
   bool has_split = false;
   bool has_fold = false;
@@ -56,7 +60,7 @@ struct RowRange {
 // Rows read from a corpus, in row order. Optional datasets absent from the file
 // are undefined tensors.
 struct CorpusRows {
-  std::array<torch::Tensor, kNumModalities> features;  // float32 [n, D_m]
+  PerModality<torch::Tensor> features;  // float32 [n, D_m] per modality (empty without features)
   torch::Tensor label;       // int64 [n] (classification) or float32 [n] (sentiment)
   torch::Tensor sequence;    // int64 [n]
   torch::Tensor position;    // int64 [n]
@@ -65,7 +69,7 @@ struct CorpusRows {
   torch::Tensor fold;        // int8 [n]
   torch::Tensor speaker;     // int8 [n]
   torch::Tensor planted_hardness;           // float32 [n]
-  torch::Tensor planted_modality_hardness;  // float32 [n, 3]
+  torch::Tensor planted_modality_hardness;  // float32 [n, M]
 
   std::int64_t size() const { return row.defined() ? row.size(0) : 0; }
 };

@@ -69,9 +69,22 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
                          "corpus '{}' has no 'format_version' attribute: it was not written by "
                          "hardy_dist synth or tools/convert_features.py",
                          path);
-  HARDY_THROW_IF_NOT_MSG(*version == kFormatVersion,
-                         "corpus '{}' has format_version {}, this hardy_dist reads version {}",
-                         path, *version, kFormatVersion);
+  HARDY_THROW_IF_NOT_MSG(*version >= kOldestFormatVersion && *version <= kFormatVersion,
+                         "corpus '{}' has format_version {}, this hardy_dist reads versions {} to {}",
+                         path, *version, kOldestFormatVersion, kFormatVersion);
+  meta_.format_version = static_cast<int>(*version);
+  if (*version >= 2) {
+    auto names = h5::read_string_attribute(f, "modalities", what);
+    HARDY_THROW_IF_NOT_MSG(names.has_value(),
+                           "corpus '{}' (format_version {}) has no 'modalities' attribute naming its "
+                           "feature datasets (e.g. \"audio,text\")",
+                           path, *version);
+    try {
+      meta_.modalities = ModalitySet::parse(*names, h5::read_string_attribute(f, "modality_codes", what).value_or(""));
+    } catch (const Error& e) {
+      HARDY_THROW_MSG("corpus '{}': its 'modalities' attribute \"{}\" is not usable: {}", path, *names, e.what());
+    }
+  }
   auto task = h5::read_string_attribute(f, "task", what);
   HARDY_THROW_IF_NOT_MSG(task.has_value(), "corpus '{}' has no 'task' attribute", path);
   HARDY_THROW_IF_NOT_MSG(*task == "classification" || *task == "sentiment",
@@ -92,11 +105,10 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
   HARDY_THROW_IF_NOT_MSG(label_shape.size() == 1, "corpus '{}': dataset 'label' must be 1-D, found {}-D",
                          path, label_shape.size());
   meta_.rows = label_shape[0];
-  for (int m = 0; m < kNumModalities; ++m) {
-    auto shape = require_rows(f, path, ModalitySet::standard().name(m), meta_.rows, 2);
-    HARDY_THROW_IF_NOT_MSG(shape[1] >= 1, "corpus '{}': dataset '{}' has zero columns", path,
-                           ModalitySet::standard().name(m));
-    meta_.dims[m] = shape[1];
+  for (const auto& name : meta_.modalities.names()) {
+    auto shape = require_rows(f, path, name, meta_.rows, 2);
+    HARDY_THROW_IF_NOT_MSG(shape[1] >= 1, "corpus '{}': dataset '{}' has zero columns", path, name);
+    meta_.dims.push_back(shape[1]);
   }
   require_rows(f, path, "sequence", meta_.rows, 1);
   require_rows(f, path, "position", meta_.rows, 1);
@@ -157,9 +169,9 @@ CorpusRows CorpusReader::read_rows(const std::vector<RowRange>& ranges,
   hid_t f = file_.get();
   const auto& p = meta_.path;
   CorpusRows rows;
-  for (int m = 0; with_features && m < kNumModalities; ++m)
-    rows.features[m] = read_ranges(f, p, ModalitySet::standard().name(m), ranges, meta_.dims[m],
-                                   torch::kFloat32, H5T_NATIVE_FLOAT, true);
+  for (int m = 0; with_features && m < meta_.modalities.size(); ++m)
+    rows.features.push_back(read_ranges(f, p, meta_.modalities.name(m), ranges, meta_.dims[static_cast<std::size_t>(m)],
+                                        torch::kFloat32, H5T_NATIVE_FLOAT, true));
   if (meta_.task == Task::Classification)
     rows.label = read_ranges(f, p, "label", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
   else
@@ -177,7 +189,7 @@ CorpusRows CorpusReader::read_rows(const std::vector<RowRange>& ranges,
         read_ranges(f, p, "planted_hardness", ranges, 1, torch::kFloat32, H5T_NATIVE_FLOAT, false);
     if (h5::has_dataset(f, "planted_modality_hardness"))
       rows.planted_modality_hardness = read_ranges(f, p, "planted_modality_hardness", ranges,
-                                                   kNumModalities, torch::kFloat32,
+                                                   meta_.modalities.size(), torch::kFloat32,
                                                    H5T_NATIVE_FLOAT, true);
   }
   std::vector<torch::Tensor> ids;

@@ -50,9 +50,12 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
                          spec.classes);
   HARDY_THROW_IF_NOT_MSG(spec.with_split || spec.with_fold,
                          "a corpus needs a split or a fold dataset");
-  for (int m = 0; m < kNumModalities; ++m)
-    HARDY_THROW_IF_NOT_MSG(spec.dims[m] >= 1, "feature dim of '{}' must be >= 1, got {}",
-                           ModalitySet::standard().name(m), spec.dims[m]);
+  HARDY_THROW_IF_NOT_MSG(spec.dims.size() == static_cast<std::size_t>(spec.modalities.size()),
+                         "{} feature dims for the {} modalities {}", spec.dims.size(), spec.modalities.size(),
+                         spec.modalities.describe());
+  for (int m = 0; m < spec.modalities.size(); ++m)
+    HARDY_THROW_IF_NOT_MSG(spec.dims[static_cast<std::size_t>(m)] >= 1, "feature dim of '{}' must be >= 1, got {}",
+                           spec.modalities.name(m), spec.dims[static_cast<std::size_t>(m)]);
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -76,11 +79,12 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
       return std::make_pair(static_cast<const void*>(v.data()), v.size());
     };
   };
-  for (int m = 0; m < kNumModalities; ++m)
-    add_column(ModalitySet::standard().name(m), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.dims[m],
+  for (int m = 0; m < spec.modalities.size(); ++m)
+    add_column(spec.modalities.name(m), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.dims[static_cast<std::size_t>(m)],
                [m](const CorpusBlock& b) {
-                 return std::make_pair(static_cast<const void*>(b.features[m].data()),
-                                       b.features[m].size());
+                 const auto i = static_cast<std::size_t>(m);
+                 if (i >= b.features.size()) return std::make_pair(static_cast<const void*>(nullptr), std::size_t{0});
+                 return std::make_pair(static_cast<const void*>(b.features[i].data()), b.features[i].size());
                });
   if (spec.task == Task::Classification)
     add_column("label", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, vec(&CorpusBlock::label_class));
@@ -95,7 +99,7 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
   if (spec.with_planted) {
     add_column("planted_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0,
                vec(&CorpusBlock::planted_hardness));
-    add_column("planted_modality_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, kNumModalities,
+    add_column("planted_modality_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, spec.modalities.size(),
                vec(&CorpusBlock::planted_modality_hardness));
   }
 }
@@ -161,6 +165,8 @@ void CorpusWriter::close() {
   if (closed_) return;
   hid_t f = file_.get();
   h5::write_int_attribute(f, "format_version", kFormatVersion);
+  h5::write_string_attribute(f, "modalities", spec_.modalities.joined_names());
+  h5::write_string_attribute(f, "modality_codes", spec_.modalities.codes());
   h5::write_string_attribute(f, "task", task_name(spec_.task));
   h5::write_int_attribute(f, "classes", spec_.task == Task::Classification ? spec_.classes : 0);
   if (!spec_.class_names.empty()) h5::write_string_attribute(f, "class_names", join(spec_.class_names));

@@ -8,7 +8,6 @@
 #include "data/corpus.h"
 #include "data/hdf5.h"
 
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -22,7 +21,8 @@ struct CorpusSpec {
   Task task = Task::Classification;
   int classes = 0;
   std::vector<std::string> class_names;
-  std::array<std::int64_t, kNumModalities> dims{};
+  ModalitySet modalities = ModalitySet::standard();
+  std::vector<std::int64_t> dims;  // D_m per modality
   bool with_split = true;
   bool with_fold = true;
   bool with_speaker = false;
@@ -35,7 +35,7 @@ struct CorpusSpec {
 // Rows to append; every vector holds `rows()` entries (features: rows × D_m).
 // Vectors of datasets the spec does not include stay empty.
 struct CorpusBlock {
-  std::array<std::vector<float>, kNumModalities> features;
+  PerModality<std::vector<float>> features;  // one per modality of the spec
   std::vector<std::int32_t> label_class;  // classification
   std::vector<float> label_score;         // sentiment
   std::vector<std::int64_t> sequence;
@@ -44,7 +44,7 @@ struct CorpusBlock {
   std::vector<std::int8_t> fold;
   std::vector<std::int8_t> speaker;
   std::vector<float> planted_hardness;
-  std::vector<float> planted_modality_hardness;  // rows × 3
+  std::vector<float> planted_modality_hardness;  // rows × M
 
   std::int64_t rows() const { return static_cast<std::int64_t>(sequence.size()); }
   void clear();

@@ -64,20 +64,22 @@ std::vector<std::int64_t> dialogue_lengths(const SynthOptions& o) {
 class DialogueGenerator {
  public:
   explicit DialogueGenerator(const SynthOptions& o) : o_(o) {
-    for (int m = 0; m < kNumModalities; ++m)
-      patterns_[m] = class_patterns(o.seed, o.classes, o.dims[m], m);
+    for (int m = 0; m < modalities(); ++m)
+      patterns_.push_back(class_patterns(o.seed, o.classes, o.dims[static_cast<std::size_t>(m)], m));
   }
 
   void generate(std::int64_t dialogue, std::int64_t length, CorpusBlock& block) {
     Random rng(o_.seed, static_cast<std::uint64_t>(dialogue) + 1);
     // Two speakers, each with a fixed nuisance offset per modality.
-    std::array<std::array<std::vector<float>, kNumModalities>, 2> speaker_offset;
+    std::array<PerModality<std::vector<float>>, 2> speaker_offset;
     for (auto& speaker : speaker_offset)
-      for (int m = 0; m < kNumModalities; ++m) {
-        speaker[m].resize(static_cast<size_t>(o_.dims[m]));
-        double scale = kSpeakerNorm / std::sqrt(static_cast<double>(o_.dims[m]));
-        for (auto& v : speaker[m]) v = static_cast<float>(scale * rng.normal());
+      for (int m = 0; m < modalities(); ++m) {
+        const auto dim = o_.dims[static_cast<std::size_t>(m)];
+        speaker.emplace_back(static_cast<size_t>(dim));
+        double scale = kSpeakerNorm / std::sqrt(static_cast<double>(dim));
+        for (auto& v : speaker.back()) v = static_cast<float>(scale * rng.normal());
       }
+    block.features.resize(static_cast<std::size_t>(modalities()));
     const std::int8_t fold = static_cast<std::int8_t>(dialogue % o_.folds);
     const std::int64_t decile = dialogue % 10;
     const std::int8_t split = decile < 8 ? kTrain : (decile == 8 ? kValid : kTest);
@@ -87,10 +89,15 @@ class DialogueGenerator {
     for (std::int64_t u = 0; u < length; ++u) {
       if (u > 0 && rng.uniform() >= kLabelStay) label = static_cast<int>(rng.below(o_.classes));
       if (u > 0 && rng.uniform() < 0.7) speaker = 1 - speaker;
-      std::array<float, kNumModalities> hardness{};
-      for (int m = 0; m < kNumModalities; ++m)
-        hardness[m] = add_features(rng, m, label, speaker_offset[speaker][m], block.features[m]);
-      float mean_hardness = (hardness[0] + hardness[1] + hardness[2]) / 3.0f;
+      PerModality<float> hardness;
+      float sum = 0.0f;
+      for (int m = 0; m < modalities(); ++m) {
+        const auto i = static_cast<std::size_t>(m);
+        hardness.push_back(add_features(rng, m, label, speaker_offset[static_cast<std::size_t>(speaker)][i],
+                                        block.features[i]));
+        sum += hardness.back();
+      }
+      float mean_hardness = sum / static_cast<float>(modalities());
       if (o_.task == Task::Classification) {
         block.label_class.push_back(label);
       } else {
@@ -124,15 +131,17 @@ class DialogueGenerator {
       strength *= kNoiseFactor;
       hardness = 1.0 - strength;
     }
-    const auto& pattern = patterns_[m][static_cast<size_t>(shown)];
+    const auto& pattern = patterns_[static_cast<std::size_t>(m)][static_cast<size_t>(shown)];
     const double amplitude = kPatternNorm * o_.signal * strength;
-    for (std::int64_t k = 0; k < o_.dims[m]; ++k)
+    for (std::int64_t k = 0; k < o_.dims[static_cast<std::size_t>(m)]; ++k)
       out.push_back(static_cast<float>(amplitude * pattern[k] + offset[k] + rng.normal()));
     return static_cast<float>(hardness);
   }
 
+  int modalities() const { return o_.modalities.size(); }
+
   const SynthOptions& o_;
-  std::array<std::vector<std::vector<float>>, kNumModalities> patterns_;
+  PerModality<std::vector<std::vector<float>>> patterns_;
 };
 
 void check_options(const SynthOptions& o) {
@@ -148,9 +157,12 @@ void check_options(const SynthOptions& o) {
                              o.conflict_rate + o.noise_rate <= 1,
                          "synth.conflict_rate ({}) + synth.noise_rate ({}) must be in [0, 1]",
                          o.conflict_rate, o.noise_rate);
-  for (int m = 0; m < kNumModalities; ++m)
-    HARDY_THROW_IF_NOT_MSG(o.dims[m] >= 1, "synth dim of {} must be >= 1, got {}",
-                           ModalitySet::standard().name(m), o.dims[m]);
+  HARDY_THROW_IF_NOT_MSG(o.dims.size() == static_cast<std::size_t>(o.modalities.size()),
+                         "synth.dims lists {} dims for the {} modalities {}: give one per modality",
+                         o.dims.size(), o.modalities.size(), o.modalities.describe());
+  for (int m = 0; m < o.modalities.size(); ++m)
+    HARDY_THROW_IF_NOT_MSG(o.dims[static_cast<std::size_t>(m)] >= 1, "synth dim of {} must be >= 1, got {}",
+                           o.modalities.name(m), o.dims[static_cast<std::size_t>(m)]);
 }
 
 }  // namespace
@@ -170,13 +182,15 @@ SynthSummary synthesize_corpus(const SynthOptions& o) {
   spec.name = o.name;
   spec.task = o.task;
   spec.classes = o.task == Task::Classification ? o.classes : 0;
+  spec.modalities = o.modalities;
   spec.dims = o.dims;
   spec.with_split = spec.with_fold = spec.with_speaker = spec.with_planted = true;
   spec.expected_rows = total;
   CorpusWriter writer(o.out, spec);
 
   // Flush about 32 MiB of features at a time.
-  const std::int64_t row_floats = o.dims[0] + o.dims[1] + o.dims[2];
+  std::int64_t row_floats = 0;
+  for (auto d : o.dims) row_floats += d;
   const std::int64_t block_rows = std::max<std::int64_t>(64, (8 << 20) / row_floats);
   DialogueGenerator generator(o);
   CorpusBlock block;

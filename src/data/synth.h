@@ -5,7 +5,6 @@
 
 #include "data/corpus.h"
 
-#include <array>
 #include <cstdint>
 #include <string>
 
@@ -19,7 +18,8 @@ struct SynthOptions {
   std::int64_t max_length = 40;
   int classes = 4;
   Task task = Task::Classification;
-  std::array<std::int64_t, kNumModalities> dims{512, 1024, 1024};
+  ModalitySet modalities = ModalitySet::standard();  // the feature datasets written
+  std::vector<std::int64_t> dims{512, 1024, 1024};   // one per modality
   int folds = 5;
   double conflict_rate = 0.1;
   double noise_rate = 0.1;

@@ -109,10 +109,24 @@ class Validator {
     };
     auto version = read_int("format_version");
     if (!h5::has_attribute(f, "format_version"))
-      fail("attribute 'format_version' is missing (expected 1)");
-    else if (version && *version != kFormatVersion)
-      fail(fmt::format("attribute 'format_version' is {}, only version {} is known", *version,
+      fail(fmt::format("attribute 'format_version' is missing (expected {} or {})", kOldestFormatVersion,
                        kFormatVersion));
+    else if (version && (*version < kOldestFormatVersion || *version > kFormatVersion))
+      fail(fmt::format("attribute 'format_version' is {}, only versions {} to {} are known", *version,
+                       kOldestFormatVersion, kFormatVersion));
+    else if (version && *version >= 2) {
+      auto names = read_string("modalities");
+      if (!names) {
+        fail("attribute 'modalities' is missing: a format_version 2 corpus names its feature datasets "
+             "(e.g. \"audio,text\")");
+      } else {
+        try {
+          modalities_ = ModalitySet::parse(*names, read_string("modality_codes").value_or(""));
+        } catch (const Error& e) {
+          fail(fmt::format("attribute 'modalities' (\"{}\") is not usable: {}", *names, strip_location(e.what())));
+        }
+      }
+    }
     auto task = read_string("task");
     if (!h5::has_attribute(f, "task"))
       fail("attribute 'task' is missing (classification or sentiment)");
@@ -168,9 +182,11 @@ class Validator {
     auto label = open_checked("label", 1, sentiment_ ? H5T_FLOAT : H5T_INTEGER, true);
     auto sequence = open_checked("sequence", 1, H5T_INTEGER, true);
     auto position = open_checked("position", 1, H5T_INTEGER, true);
-    std::array<h5::Handle, kNumModalities> features;
-    for (int m = 0; m < kNumModalities; ++m)
-      features[m] = open_checked(ModalitySet::standard().name(m), 2, H5T_FLOAT, true);
+    std::vector<h5::Handle> features;
+    for (const auto& name : modalities_.names()) features.push_back(open_checked(name, 2, H5T_FLOAT, true));
+    if (!options_.expect_dims.empty() && options_.expect_dims.size() != features.size())
+      fail(fmt::format("data.expect_dims lists {} dims but the corpus has {} modalities: {}",
+                       options_.expect_dims.size(), features.size(), modalities_.describe()));
     auto split = open_checked("split", 1, H5T_INTEGER, false);
     auto fold = open_checked("fold", 1, H5T_INTEGER, false);
     auto speaker = open_checked("speaker", 1, H5T_INTEGER, false);
@@ -179,8 +195,8 @@ class Validator {
       fail("neither dataset 'split' nor 'fold' exists; one is needed to know what to train on");
     report_.rows = std::max<std::int64_t>(rows_, 0);
 
-    for (int m = 0; m < kNumModalities; ++m)
-      if (features[m].valid()) check_features(m, features[m].get());
+    for (std::size_t m = 0; m < features.size(); ++m)
+      if (features[m].valid()) check_features(static_cast<int>(m), features[m].get());
     if (label.valid()) check_labels(label.get());
     std::vector<std::int64_t> seq;
     if (sequence.valid()) seq = check_sequences(sequence.get(), position);
@@ -203,16 +219,17 @@ class Validator {
   }
 
   void check_features(int m, hid_t ds) {
-    const std::string name = ModalitySet::standard().name(m);
+    const std::string name = modalities_.name(m);
     auto shape = h5::dataset_shape(ds);
     const std::int64_t dim = shape[1];
     if (dim < 1) {
       fail(fmt::format("dataset '{}' has zero columns", name));
       return;
     }
-    if (!options_.expect_dims.empty() && options_.expect_dims[m] != dim)
+    const auto i = static_cast<std::size_t>(m);
+    if (i < options_.expect_dims.size() && options_.expect_dims[i] != dim)
       fail(fmt::format("dataset '{}' has dim {}, but {} is expected (data.expect_dims)", name, dim,
-                       options_.expect_dims[m]));
+                       options_.expect_dims[i]));
     RowDefect bad(fmt::format("dataset '{}' has rows with NaN or Inf values", name));
     std::int64_t step = std::max<std::int64_t>(1, options_.scan_rows);
     std::vector<float> buffer(static_cast<size_t>(std::min(step, rows_) * dim));
@@ -337,6 +354,7 @@ class Validator {
   ValidationReport report_;
   h5::Handle file_;
   bool sentiment_ = false;
+  ModalitySet modalities_ = ModalitySet::standard();  // version 1, or the `modalities` attribute
   std::int64_t classes_ = 0;
   std::int64_t rows_ = -1;
   std::string first_dataset_;

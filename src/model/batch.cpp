@@ -15,42 +15,40 @@ std::string shape_of(const torch::Tensor& t) {
 }
 }  // namespace
 
-void check_batch(const SequenceBatch& batch, const std::array<std::int64_t, 3>& dims) {
+void check_batch(const SequenceBatch& batch, const ModelOptions& options) {
   const auto& real = batch.real;
+  const auto modalities = static_cast<std::int64_t>(modality_count(options));
   HARDY_THROW_IF_NOT_MSG(real.defined() && real.dim() == 2 &&
                              real.scalar_type() == torch::kBool,
                          "batch.real must be a bool [B, T] tensor, got {}", shape_of(real));
   const std::int64_t b = real.size(0), t = real.size(1);
   HARDY_THROW_IF_NOT_MSG(batch.available.defined() &&
                              batch.available.scalar_type() == torch::kBool &&
-                             batch.available.sizes() == torch::IntArrayRef({b, t, 3}),
-                         "batch.available must be a bool [{}, {}, 3] tensor, got {}", b, t,
+                             batch.available.sizes() == torch::IntArrayRef({b, t, modalities}),
+                         "batch.available must be a bool [{}, {}, {}] tensor, got {}", b, t, modalities,
                          shape_of(batch.available));
-  for (int m = 0; m < 3; ++m) {
-    const auto& x = batch.x[m];
-    HARDY_THROW_IF_NOT_MSG(x.defined() && x.sizes() == torch::IntArrayRef({b, t, dims[m]}),
+  HARDY_THROW_IF_NOT_MSG(batch.x.size() == static_cast<std::size_t>(modalities),
+                         "the batch has {} feature tensors for the {} modalities {}", batch.x.size(),
+                         modalities, options.modalities.describe());
+  for (int m = 0; m < modalities; ++m) {
+    const auto& x = batch.x[static_cast<std::size_t>(m)];
+    const auto dim = options.dims[static_cast<std::size_t>(m)];
+    HARDY_THROW_IF_NOT_MSG(x.defined() && x.sizes() == torch::IntArrayRef({b, t, dim}),
                            "batch {} features must be [{}, {}, {}] (B, T, D from the "
                            "model options), got {}",
-                           ModalitySet::standard().name(m), b, t, dims[m], shape_of(x));
+                           options.modalities.name(m), b, t, dim, shape_of(x));
   }
 }
 
-std::array<bool, 3> parse_condition(const std::string& condition) {
-  const auto keep = ModalitySet::standard().parse_condition(condition);
-  return {keep[0], keep[1], keep[2]};
-}
-
-std::string condition_name(const std::array<bool, 3>& keep) {
-  return ModalitySet::standard().condition_name({keep[0], keep[1], keep[2]});
-}
-
-SequenceBatch apply_condition(const SequenceBatch& batch, const std::array<bool, 3>& keep) {
+SequenceBatch apply_condition(const SequenceBatch& batch, const std::vector<bool>& keep) {
+  HARDY_THROW_IF_NOT_MSG(keep.size() == batch.x.size(), "a condition of {} modalities for a batch of {}",
+                         keep.size(), batch.x.size());
   SequenceBatch out = batch;
   out.available = batch.available.clone();
-  for (int m = 0; m < 3; ++m) {
+  for (std::size_t m = 0; m < keep.size(); ++m) {
     if (keep[m]) continue;
     out.x[m] = torch::zeros_like(batch.x[m]);
-    out.available.select(-1, m).fill_(false);
+    out.available.select(-1, static_cast<std::int64_t>(m)).fill_(false);
   }
   return out;
 }

@@ -11,15 +11,14 @@
 
 #include <torch/torch.h>
 
-#include <array>
 
 namespace hardy {
 
 struct BackboneOutput {
-  std::array<torch::Tensor, 3> z;                // [B, T, h] per modality
-  std::array<torch::Tensor, 3> modality_logits;  // [B, T, outputs] per modality
-  torch::Tensor joint_logits;                    // [B, T, outputs]
-  std::array<torch::Tensor, 3> reconstruction;   // [B, T, D_m] per modality
+  PerModality<torch::Tensor> z;                // [B, T, h] per modality
+  PerModality<torch::Tensor> modality_logits;  // [B, T, outputs] per modality
+  torch::Tensor joint_logits;                  // [B, T, outputs]
+  PerModality<torch::Tensor> reconstruction;   // [B, T, D_m] per modality
 };
 
 class EmotionBackboneImpl : public torch::nn::Module {
@@ -29,7 +28,7 @@ class EmotionBackboneImpl : public torch::nn::Module {
 
  private:
   MultimodalEncoder encoder{nullptr};
-  std::array<torch::nn::Linear, 3> modality_heads{nullptr, nullptr, nullptr};
+  PerModality<torch::nn::Linear> modality_heads;
   JointHead joint_head{nullptr};
   ReconstructionDecoder decoder{nullptr};
 };

@@ -71,25 +71,28 @@ torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,
   return sentiment ? masked_mse(logits, label, real) : masked_cross_entropy(logits, label, real);
 }
 
-torch::Tensor per_utterance_reconstruction_error(const std::array<torch::Tensor, 3>& reconstruction,
-                                                 const std::array<torch::Tensor, 3>& x,
+torch::Tensor per_utterance_reconstruction_error(const PerModality<torch::Tensor>& reconstruction,
+                                                 const PerModality<torch::Tensor>& x,
                                                  const torch::Tensor& available,
                                                  const torch::Tensor& real) {
   static constexpr const char* kWhat = "reconstruction error";
   check_real(real, kWhat);
   check_bt(available, real, kWhat, "available");
-  HARDY_THROW_IF_NOT_MSG(available.dim() == 3 && available.size(2) == 3 &&
-                             available.scalar_type() == torch::kBool,
-                         "{}: available must be a bool [B, T, 3] tensor", kWhat);
+  const auto modalities = static_cast<std::int64_t>(x.size());
+  HARDY_THROW_IF_NOT_MSG(reconstruction.size() == x.size() && available.dim() == 3 &&
+                             available.size(2) == modalities && available.scalar_type() == torch::kBool,
+                         "{}: available must be a bool [B, T, M] tensor and there must be one "
+                         "reconstruction per modality (M = {}, {} reconstructions)",
+                         kWhat, modalities, reconstruction.size());
   torch::Tensor error_sum, missing_count;
-  for (int m = 0; m < 3; ++m) {
+  for (std::size_t m = 0; m < x.size(); ++m) {
     check_bt(reconstruction[m], real, kWhat, "a reconstruction");
     HARDY_THROW_IF_NOT_MSG(reconstruction[m].sizes() == x[m].sizes(),
                            "{}: modality {} reconstruction {} and true features {} differ in "
                            "shape",
                            kWhat, m, fmt::format("{}", reconstruction[m].sizes().vec()),
                            fmt::format("{}", x[m].sizes().vec()));
-    auto missing = real & ~available.select(-1, m);
+    auto missing = real & ~available.select(-1, static_cast<std::int64_t>(m));
     // Mask the difference, not the error: values elsewhere (NaN included) then reach
     // neither the result nor the gradient.
     auto error = (reconstruction[m] - x[m].to(reconstruction[m].dtype()))
@@ -102,22 +105,22 @@ torch::Tensor per_utterance_reconstruction_error(const std::array<torch::Tensor,
   return error_sum / missing_count.clamp_min(1);
 }
 
-torch::Tensor reconstruction_loss(const std::array<torch::Tensor, 3>& reconstruction,
-                                  const std::array<torch::Tensor, 3>& x,
+torch::Tensor reconstruction_loss(const PerModality<torch::Tensor>& reconstruction,
+                                  const PerModality<torch::Tensor>& x,
                                   const torch::Tensor& available, const torch::Tensor& real) {
   return mean_over_real(per_utterance_reconstruction_error(reconstruction, x, available, real),
                         real);
 }
 
 torch::Tensor mi_loss(const torch::Tensor& mi, const torch::Tensor& real) {
-  return -indirect_hardness(mi, real).sum() / 3.0;
+  return -indirect_hardness(mi, real).sum() / static_cast<double>(mi.size(2));
 }
 
 torch::Tensor indirect_hardness(const torch::Tensor& mi, const torch::Tensor& real) {
   check_real(real, "indirect_hardness");
   check_bt(mi, real, "indirect_hardness", "mi");
-  HARDY_THROW_IF_NOT_MSG(mi.dim() == 3 && mi.size(2) == 3,
-                         "indirect_hardness: mi must be [B, T, 3] (pairs at, av, tv)");
+  HARDY_THROW_IF_NOT_MSG(mi.dim() == 3 && mi.size(2) >= 1,
+                         "indirect_hardness: mi must be [B, T, pairs] (pairs of modalities: at, av, tv for three)");
   return mi.masked_fill(~real.unsqueeze(-1), 0.0).sum(-1);
 }
 

@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-#include <array>
+#include "core/modality.h"
 
 namespace hardy {
 
@@ -29,18 +29,19 @@ torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,
 //   Hd = mean_{m missing} mean_k (x̂^m_k - x^m_k)^2,
 // against the TRUE features `x` (the complete features, not the zeroed model input:
 // docs/algorithm.md §1.2 [decision]). 0 where no modality is missing and at padding.
-torch::Tensor per_utterance_reconstruction_error(const std::array<torch::Tensor, 3>& reconstruction,
-                                                 const std::array<torch::Tensor, 3>& x,
+torch::Tensor per_utterance_reconstruction_error(const PerModality<torch::Tensor>& reconstruction,
+                                                 const PerModality<torch::Tensor>& x,
                                                  const torch::Tensor& available,
                                                  const torch::Tensor& real);
 
 // L_rec: per_utterance_reconstruction_error averaged over the real utterances
 // (utterances with nothing missing count as 0; the loss is 0 without real utterances).
-torch::Tensor reconstruction_loss(const std::array<torch::Tensor, 3>& reconstruction,
-                                  const std::array<torch::Tensor, 3>& x,
+torch::Tensor reconstruction_loss(const PerModality<torch::Tensor>& reconstruction,
+                                  const PerModality<torch::Tensor>& x,
                                   const torch::Tensor& available, const torch::Tensor& real);
 
-// L_MI = -sum over real utterances of (MI(a,t) + MI(a,v) + MI(t,v)) / 3; mi: [B, T, 3].
+// L_MI = -sum over real utterances of the mean MI over the modality pairs (with three:
+// (MI(a,t) + MI(a,v) + MI(t,v)) / 3); mi: [B, T, pairs].
 // A sum, not a mean, as in the authors' code (docs/algorithm.md §1.5); it is weighted by
 // lambda_MI = 0.001.
 torch::Tensor mi_loss(const torch::Tensor& mi, const torch::Tensor& real);

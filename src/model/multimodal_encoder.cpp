@@ -7,17 +7,18 @@ namespace hardy {
 
 MultimodalEncoderImpl::MultimodalEncoderImpl(const ModelOptions& options) : options_(options) {
   validate(options);
-  for (int m = 0; m < 3; ++m)
-    encoders[m] = register_module(ModalitySet::standard().name(m), ModalityEncoder(options.dims[m], options));
+  for (int m = 0; m < modality_count(options); ++m)
+    encoders.push_back(register_module(options.modalities.name(m),
+                                       ModalityEncoder(options.dims[static_cast<std::size_t>(m)], options)));
 }
 
-std::array<torch::Tensor, 3> MultimodalEncoderImpl::forward(const SequenceBatch& batch) {
-  check_batch(batch, options_.dims);
-  std::array<torch::Tensor, 3> z;
-  for (int m = 0; m < 3; ++m) {
+PerModality<torch::Tensor> MultimodalEncoderImpl::forward(const SequenceBatch& batch) {
+  check_batch(batch, options_);
+  PerModality<torch::Tensor> z;
+  for (int m = 0; m < modality_count(options_); ++m) {
+    const auto i = static_cast<std::size_t>(m);
     auto keep = batch.real & batch.available.select(-1, m);
-    z[m] = encoders[m](batch.x[m], keep,
-                       modality_key_padding_mask(batch.real, batch.available, m));
+    z.push_back(encoders[i](batch.x[i], keep, modality_key_padding_mask(batch.real, batch.available, m)));
   }
   return z;
 }

@@ -1,4 +1,4 @@
-// The three modality encoders side by side: a batch in, z^a, z^t, z^v out.
+// One encoder per modality, side by side: a batch in, z^m per modality out.
 #pragma once
 
 #include "model/batch.h"
@@ -7,7 +7,6 @@
 
 #include <torch/torch.h>
 
-#include <array>
 
 namespace hardy {
 
@@ -15,15 +14,15 @@ class MultimodalEncoderImpl : public torch::nn::Module {
  public:
   explicit MultimodalEncoderImpl(const ModelOptions& options);
 
-  // Returns z^m [B, T, h] for m = audio, text, visual; each encoder masks padding
+  // Returns z^m [B, T, h] for each modality, in order; each encoder masks padding
   // and its modality's missing utterances out of attention (attention_mask.h).
-  std::array<torch::Tensor, 3> forward(const SequenceBatch& batch);
+  PerModality<torch::Tensor> forward(const SequenceBatch& batch);
 
   const ModelOptions& options() const { return options_; }
 
  private:
   ModelOptions options_;
-  std::array<ModalityEncoder, 3> encoders{nullptr, nullptr, nullptr};
+  PerModality<ModalityEncoder> encoders;
 };
 TORCH_MODULE(MultimodalEncoder);
 

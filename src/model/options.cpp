@@ -6,11 +6,15 @@
 namespace hardy {
 
 void validate(const ModelOptions& options) {
-  for (int m = 0; m < 3; ++m)
-    HARDY_THROW_IF_NOT_MSG(options.dims[m] > 0,
+  HARDY_THROW_IF_NOT_MSG(options.dims.size() == static_cast<std::size_t>(options.modalities.size()),
+                         "model: {} feature widths for the {} modalities {}; set dims from the corpus "
+                         "metadata",
+                         options.dims.size(), options.modalities.size(), options.modalities.describe());
+  for (int m = 0; m < modality_count(options); ++m)
+    HARDY_THROW_IF_NOT_MSG(options.dims[static_cast<std::size_t>(m)] > 0,
                            "model: the {} feature width must be positive, got {}; set "
                            "dims from the corpus metadata",
-                           ModalitySet::standard().name(m), options.dims[m]);
+                           options.modalities.name(m), options.dims[static_cast<std::size_t>(m)]);
   HARDY_THROW_IF_NOT_MSG(options.hidden > 0, "model.hidden must be positive, got {}",
                          options.hidden);
   HARDY_THROW_IF_NOT_MSG(options.depth > 0, "model.depth must be positive, got {}",

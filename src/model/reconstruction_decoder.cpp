@@ -6,15 +6,16 @@ namespace nn = torch::nn;
 
 ReconstructionDecoderImpl::ReconstructionDecoderImpl(std::int64_t input_width,
                                                      std::int64_t hidden,
-                                                     const std::array<std::int64_t, 3>& dims)
+                                                     const std::vector<std::int64_t>& dims)
     : dims_(dims) {
   hidden_layer = register_module("hidden", nn::Linear(input_width, hidden));
-  output_layer = register_module("output", nn::Linear(hidden, dims[0] + dims[1] + dims[2]));
+  std::int64_t total = 0;
+  for (auto d : dims) total += d;
+  output_layer = register_module("output", nn::Linear(hidden, total));
 }
 
-std::array<torch::Tensor, 3> ReconstructionDecoderImpl::forward(const torch::Tensor& u) {
-  auto parts = output_layer(torch::relu(hidden_layer(u))).split_with_sizes(dims_, /*dim=*/-1);
-  return {parts[0], parts[1], parts[2]};
+PerModality<torch::Tensor> ReconstructionDecoderImpl::forward(const torch::Tensor& u) {
+  return output_layer(torch::relu(hidden_layer(u))).split_with_sizes(dims_, /*dim=*/-1);
 }
 
 }  // namespace hardy

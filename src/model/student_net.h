@@ -8,14 +8,13 @@
 
 #include <torch/torch.h>
 
-#include <array>
 
 namespace hardy {
 
 struct StudentOutput {
-  std::array<torch::Tensor, 3> modality_logits;  // [B, T, outputs] per modality (stage 1)
+  PerModality<torch::Tensor> modality_logits;    // [B, T, outputs] per modality (stage 1)
   torch::Tensor joint_logits;                    // [B, T, outputs]: the prediction
-  std::array<torch::Tensor, 3> reconstruction;   // [B, T, D_m] per modality
+  PerModality<torch::Tensor> reconstruction;     // [B, T, D_m] per modality
 };
 
 class StudentNetImpl : public torch::nn::Module {

@@ -4,7 +4,7 @@ namespace hardy {
 
 TeacherNetImpl::TeacherNetImpl(const ModelOptions& options) : options_(options) {
   backbone = register_module("backbone", EmotionBackbone(options));
-  cross_mi = register_module("cross_mi", CrossModalMI(options.hidden, options.heads));
+  cross_mi = register_module("cross_mi", CrossModalMI(options.modalities, options.hidden, options.heads));
 }
 
 TeacherOutput TeacherNetImpl::forward(const SequenceBatch& batch) {

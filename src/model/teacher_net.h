@@ -10,16 +10,15 @@
 
 #include <torch/torch.h>
 
-#include <array>
 
 namespace hardy {
 
 struct TeacherOutput {
-  std::array<torch::Tensor, 3> z;                // [B, T, h] per modality
-  std::array<torch::Tensor, 3> modality_logits;  // [B, T, outputs] per modality (stage 1)
+  PerModality<torch::Tensor> z;                 // [B, T, h] per modality
+  PerModality<torch::Tensor> modality_logits;    // [B, T, outputs] per modality (stage 1)
   torch::Tensor joint_logits;                    // [B, T, outputs] (stage 2)
-  std::array<torch::Tensor, 3> reconstruction;   // [B, T, D_m] per modality
-  torch::Tensor mi;                              // [B, T, 3]: MI(a,t), MI(a,v), MI(t,v)
+  PerModality<torch::Tensor> reconstruction;     // [B, T, D_m] per modality
+  torch::Tensor mi;                              // [B, T, pairs]: MI(a,t), MI(a,v), MI(t,v) for three
 };
 
 class TeacherNetImpl : public torch::nn::Module {

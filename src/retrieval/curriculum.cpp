@@ -24,18 +24,18 @@ std::int64_t curriculum_size(double hardness, std::int64_t candidates,
 namespace {
 
 // Steps 1–5 for the queries [begin, end), written into rows [begin, end) of `out`.
-void build_round(RetrievalBackend& backend, const std::array<torch::Tensor, 3>& all_features,
+void build_round(RetrievalBackend& backend, const PerModality<torch::Tensor>& all_features,
                  const std::int64_t* qid, std::int64_t begin, std::int64_t end,
-                 const std::array<bool, 3>& available, const CurriculumOptions& o, Curriculum& out) {
+                 const std::vector<bool>& available, const CurriculumOptions& o, Curriculum& out) {
   const std::int64_t nq = end - begin;
-  std::array<torch::Tensor, 3> query_features;
-  for (int m = 0; m < 3; ++m) query_features[m] = all_features[m].slice(0, begin, end);
+  PerModality<torch::Tensor> query_features;
+  for (const auto& f : all_features) query_features.push_back(f.slice(0, begin, end));
 
   // 1–2: union of every available modality's top-(K+1), the query itself removed.
   std::vector<std::vector<std::int64_t>> candidates(static_cast<size_t>(nq));
-  for (int m = 0; m < 3; ++m) {
-    if (!available[m]) continue;
-    auto found = backend.search(m, query_features[m], o.top_k + 1).ids.contiguous();
+  for (int m = 0; m < static_cast<int>(available.size()); ++m) {
+    if (!available[static_cast<std::size_t>(m)]) continue;
+    auto found = backend.search(m, query_features[static_cast<std::size_t>(m)], o.top_k + 1).ids.contiguous();
     auto acc = found.accessor<std::int64_t, 2>();
     for (std::int64_t i = 0; i < nq; ++i)
       for (std::int64_t j = 0; j < found.size(1); ++j)
@@ -90,20 +90,23 @@ void build_round(RetrievalBackend& backend, const std::array<torch::Tensor, 3>& 
 }  // namespace
 
 Curriculum build_curriculum(RetrievalBackend& backend,
-                            const std::array<torch::Tensor, 3>& query_features,
+                            const PerModality<torch::Tensor>& query_features,
                             const torch::Tensor& query_ids, const torch::Tensor& hardness,
-                            const std::array<bool, 3>& available, const CurriculumOptions& o) {
+                            const std::vector<bool>& available, const CurriculumOptions& o) {
   HARDY_THROW_IF_NOT_MSG(o.top_k >= 1, "retrieval.top_k must be >= 1, got {}", o.top_k);
   HARDY_THROW_IF_NOT_MSG(o.k_min >= 0 && o.k_min <= o.top_k,
                          "retrieval.k_min must be in [0, top_k = {}], got {}", o.top_k, o.k_min);
   HARDY_THROW_IF_NOT_MSG(o.query_batch >= 1, "retrieval.query_batch must be >= 1, got {}",
                          o.query_batch);
-  HARDY_THROW_IF_NOT_MSG(available[0] || available[1] || available[2],
+  HARDY_THROW_IF_NOT_MSG(available.size() == query_features.size(),
+                         "a condition over {} modalities for query features of {}", available.size(),
+                         query_features.size());
+  HARDY_THROW_IF_NOT_MSG(std::find(available.begin(), available.end(), true) != available.end(),
                          "a curriculum needs at least one available modality");
   const std::int64_t nq = query_ids.numel();
   HARDY_THROW_IF_NOT_MSG(hardness.numel() == nq, "{} hardness scores for {} queries",
                          hardness.numel(), nq);
-  for (int m = 0; m < 3; ++m)
+  for (std::size_t m = 0; m < query_features.size(); ++m)
     HARDY_THROW_IF_NOT_MSG(query_features[m].dim() == 2 && query_features[m].size(0) == nq,
                            "query features of modality {} have {} rows for {} queries", m,
                            query_features[m].size(0), nq);

@@ -8,7 +8,7 @@
 
 #include <torch/torch.h>
 
-#include <array>
+#include <vector>
 #include <cstdint>
 #include <string>
 
@@ -42,9 +42,9 @@ struct Curriculum {
 // features query_features[m] [Q, D_m] and hardness [Q], under the condition
 // `available` (modalities searched). Deterministic: ties rank by smaller id.
 Curriculum build_curriculum(RetrievalBackend& backend,
-                            const std::array<torch::Tensor, 3>& query_features,
+                            const PerModality<torch::Tensor>& query_features,
                             const torch::Tensor& query_ids, const torch::Tensor& hardness,
-                            const std::array<bool, 3>& available, const CurriculumOptions& options);
+                            const std::vector<bool>& available, const CurriculumOptions& options);
 
 // Histogram of K_q: entry k = number of queries with K_q = k (k = 0..K).
 std::vector<std::int64_t> curriculum_size_histogram(const Curriculum& curriculum);

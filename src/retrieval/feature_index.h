@@ -32,6 +32,7 @@ IndexKind parse_index_kind(const std::string& name);  // "flat" | "ivf" | "hnsw"
 SearchEngine parse_search_engine(const std::string& name);  // "faiss" | "torch"
 
 struct IndexOptions {
+  std::string modality = "features";  // the modality it indexes, for messages ("audio")
   Metric metric = Metric::L2;
   IndexKind kind = IndexKind::Flat;
   std::int64_t ivf_nlist = 0;  // 0 = about 4·sqrt(N), at most N/39

@@ -7,11 +7,18 @@
 
 namespace hardy {
 
-LocalRetrieval::LocalRetrieval(const std::array<torch::Tensor, 3>& features,
+LocalRetrieval::LocalRetrieval(const PerModality<torch::Tensor>& features,
                                const torch::Tensor& ids,
-                               const std::array<IndexOptions, 3>& options) {
-  for (int m = 0; m < 3; ++m) {
-    const auto name = ModalitySet::standard().name(m) + " index";
+                               const PerModality<IndexOptions>& options) {
+  HARDY_THROW_IF_NOT_MSG(features.size() == options.size() && features.size() >= 2,
+                         "a feature database needs one feature table and one index option per modality "
+                         "(two or more), got {} and {}",
+                         features.size(), options.size());
+  indexes_.resize(features.size());
+  features_.resize(features.size());
+  prepared_.resize(features.size());
+  for (std::size_t m = 0; m < features.size(); ++m) {
+    const auto name = options[m].modality + " index";
     HARDY_THROW_IF_NOT_MSG(features[m].dim() == 2 && features[m].size(0) == ids.size(0),
                            "{}: {} feature rows for {} ids", name, features[m].size(0),
                            ids.size(0));
@@ -43,25 +50,25 @@ torch::Tensor LocalRetrieval::rows_of(const torch::Tensor& ids) const {
   return sorted_rows_.index_select(0, clamped);
 }
 
-std::array<torch::Tensor, 3> LocalRetrieval::features_of(const torch::Tensor& ids) const {
+PerModality<torch::Tensor> LocalRetrieval::features_of(const torch::Tensor& ids) const {
   auto rows = rows_of(ids);
-  std::array<torch::Tensor, 3> out;
-  for (int m = 0; m < 3; ++m) out[m] = features_[m].index_select(0, rows);
+  PerModality<torch::Tensor> out;
+  for (const auto& f : features_) out.push_back(f.index_select(0, rows));
   return out;
 }
 
-torch::Tensor LocalRetrieval::integrated_distance(const std::array<torch::Tensor, 3>& query_features,
+torch::Tensor LocalRetrieval::integrated_distance(const PerModality<torch::Tensor>& query_features,
                                                   const torch::Tensor& pair_query,
                                                   const torch::Tensor& candidate_ids) {
   if (candidate_ids.numel() == 0) return torch::empty({0});
   auto rows = rows_of(candidate_ids);
   auto total = torch::zeros({candidate_ids.numel()}, torch::kFloat32);
-  for (int m = 0; m < 3; ++m) {
+  for (std::size_t m = 0; m < indexes_.size(); ++m) {
     auto q = indexes_[m]->prepare(query_features[m]).index_select(0, pair_query);
     auto c = prepared_[m].index_select(0, rows);
     total += (c - q).pow(2).sum(1).sqrt();
   }
-  return total / 3.0;
+  return total / static_cast<double>(indexes_.size());
 }
 
 }  // namespace hardy

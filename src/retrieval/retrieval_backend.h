@@ -4,11 +4,12 @@
 // collectives. The curriculum builder (curriculum.h) talks only to this.
 #pragma once
 
+#include "core/modality.h"
 #include "retrieval/feature_index.h"
 
 #include <torch/torch.h>
 
-#include <array>
+#include <vector>
 #include <cstdint>
 
 namespace hardy {
@@ -24,7 +25,7 @@ class RetrievalBackend {
   // For pair i: mean over the three modalities of ‖f_c^m − q^m‖₂, where f_c are the
   // stored features of candidate `candidate_ids[i]` and q^m = query_features[m][pair_query[i]],
   // both as the index prepares them (text L2-normalised).
-  virtual torch::Tensor integrated_distance(const std::array<torch::Tensor, 3>& query_features,
+  virtual torch::Tensor integrated_distance(const PerModality<torch::Tensor>& query_features,
                                             const torch::Tensor& pair_query,
                                             const torch::Tensor& candidate_ids) = 0;
   // The number of rounds every process runs when this one needs `local` rounds: the

@@ -31,26 +31,30 @@ constexpr std::int64_t kResultBytes = sizeof(float) + sizeof(std::int64_t);
 }  // namespace
 
 ShardedRetrieval::ShardedRetrieval(std::shared_ptr<Communicator> comm,
-                                   const std::array<torch::Tensor, 3>& features,
+                                   const PerModality<torch::Tensor>& features,
                                    const torch::Tensor& ids,
-                                   const std::array<IndexOptions, 3>& options)
+                                   const PerModality<IndexOptions>& options)
     : comm_(std::move(comm)) {
   HARDY_THROW_IF_NOT_MSG(comm_, "a sharded feature database needs a communicator");
   throw_if_any(*comm_, error_of([&] {
-                 for (int m = 0; m < 3; ++m)
-                   HARDY_THROW_IF_NOT_MSG(features[m].dim() == 2, "shard features must be [n, dim]");
+                 for (const auto& f : features)
+                   HARDY_THROW_IF_NOT_MSG(f.dim() == 2, "shard features must be [n, dim]");
                  shard_ = std::make_unique<LocalRetrieval>(features, ids, options);
                }));
-  for (int m = 0; m < 3; ++m) dims_[m] = features[m].size(1);
+  for (std::size_t m = 0; m < features.size(); ++m) {
+    dims_.push_back(features[m].size(1));
+    names_.push_back(options[m].modality);
+  }
   // Every rank must describe the same database: same dims, disjoint ids.
-  auto dims = comm_->allgatherv(torch::tensor({dims_[0], dims_[1], dims_[2]}).view({1, 3}));
+  const auto modalities = static_cast<std::int64_t>(dims_.size());
+  auto dims = comm_->allgatherv(torch::tensor(dims_).view({1, modalities}));
   for (int r = 0; r < comm_->size(); ++r)
     HARDY_THROW_IF_NOT_MSG(dims[r].equal(dims[0]),
-                           "sharded feature database: rank {} has dims {}/{}/{} (audio/text/visual), "
-                           "rank 0 has {}/{}/{}; every rank must read the same corpus",
-                           r, dims[r][0].item<std::int64_t>(), dims[r][1].item<std::int64_t>(),
-                           dims[r][2].item<std::int64_t>(), dims[0][0].item<std::int64_t>(),
-                           dims[0][1].item<std::int64_t>(), dims[0][2].item<std::int64_t>());
+                           "sharded feature database: rank {} has dims {} ({}), rank 0 has {}; every "
+                           "rank must read the same corpus",
+                           r, fmt::join(std::vector<std::int64_t>(dims[r].data_ptr<std::int64_t>(), dims[r].data_ptr<std::int64_t>() + modalities), "/"),
+                           fmt::join(names_, "/"),
+                           fmt::join(std::vector<std::int64_t>(dims[0].data_ptr<std::int64_t>(), dims[0].data_ptr<std::int64_t>() + modalities), "/"));
   directory_ = std::make_unique<RowExchange>(comm_, ids);
 }
 
@@ -65,8 +69,8 @@ std::int64_t ShardedRetrieval::rounds(std::int64_t local) {
 }
 
 Neighbours ShardedRetrieval::search(int modality, const torch::Tensor& queries, std::int64_t k) {
-  const auto& names = ModalitySet::standard().names();
-  HARDY_THROW_IF_NOT_MSG(modality >= 0 && modality < 3, "no modality {}", modality);
+  const auto& names = names_;
+  HARDY_THROW_IF_NOT_MSG(modality >= 0 && modality < static_cast<int>(dims_.size()), "no modality {}", modality);
   throw_if_any(*comm_, error_of([&] {
                  HARDY_THROW_IF_NOT_MSG(k >= 1, "{} search: k must be >= 1, got {}", names[modality], k);
                  HARDY_THROW_IF_NOT_MSG(queries.dim() == 2 && queries.size(1) == dims_[modality],
@@ -124,7 +128,7 @@ Neighbours ShardedRetrieval::search(int modality, const torch::Tensor& queries, 
   return out;
 }
 
-torch::Tensor ShardedRetrieval::integrated_distance(const std::array<torch::Tensor, 3>& query_features,
+torch::Tensor ShardedRetrieval::integrated_distance(const PerModality<torch::Tensor>& query_features,
                                                     const torch::Tensor& pair_query,
                                                     const torch::Tensor& candidate_ids) {
   const int world = comm_->size();
@@ -156,8 +160,7 @@ torch::Tensor ShardedRetrieval::integrated_distance(const std::array<torch::Tens
   }
   auto wanted = torch::cat(send_queries);
   std::vector<torch::Tensor> parts;
-  for (int m = 0; m < 3; ++m)
-    parts.push_back(query_features[m].to(torch::kFloat32).index_select(0, wanted));
+  for (const auto& q : query_features) parts.push_back(q.to(torch::kFloat32).index_select(0, wanted));
   auto features_out = torch::cat(parts, 1);
   auto pairs_out = torch::cat(send_pairs).view({-1, 2});
 
@@ -171,18 +174,19 @@ torch::Tensor ShardedRetrieval::integrated_distance(const std::array<torch::Tens
   auto local_query = pairs_in.select(1, 0).clone();
   for (int r = 0; r < world; ++r)
     local_query.slice(0, pair_in_at[r], pair_in_at[r + 1]) += query_at[r];
-  std::array<torch::Tensor, 3> received;
+  PerModality<torch::Tensor> received;
   std::int64_t column = 0;
-  for (int m = 0; m < 3; ++m) {
-    received[m] = features_in.slice(1, column, column + dims_[m]);
-    column += dims_[m];
+  for (auto dim : dims_) {
+    received.push_back(features_in.slice(1, column, column + dim));
+    column += dim;
   }
   auto answers = shard_->integrated_distance(received, local_query, pairs_in.select(1, 1).contiguous())
                      .to(torch::kFloat32)
                      .contiguous();
   auto distances = comm_->alltoallv(answers, pairs_from, nullptr);
 
-  const std::int64_t row_bytes = 4 * (dims_[0] + dims_[1] + dims_[2]);
+  std::int64_t row_bytes = 0;
+  for (auto dim : dims_) row_bytes += 4 * dim;
   for (int r = 0; r < world; ++r) {
     if (r == me) continue;
     traffic_.distance_bytes += query_counts[r] * row_bytes + routing.counts[r] * 16 + pairs_from[r] * 4;
@@ -190,20 +194,20 @@ torch::Tensor ShardedRetrieval::integrated_distance(const std::array<torch::Tens
   return unpermute(distances, routing.order);
 }
 
-std::array<torch::Tensor, 3> ShardedRetrieval::fetch_features(const torch::Tensor& ids) {
+PerModality<torch::Tensor> ShardedRetrieval::fetch_features(const torch::Tensor& ids) {
   auto rows = directory_->fetch_with(
       [&](const torch::Tensor& asked) {
         auto found = shard_->features_of(asked);
         std::vector<torch::Tensor> parts;
-        for (int m = 0; m < 3; ++m) parts.push_back(found[m].to(torch::kFloat32));
+        for (const auto& f : found) parts.push_back(f.to(torch::kFloat32));
         return torch::cat(parts, 1);
       },
       ids, &traffic_.feature_bytes);
-  std::array<torch::Tensor, 3> out;
+  PerModality<torch::Tensor> out;
   std::int64_t column = 0;
-  for (int m = 0; m < 3; ++m) {
-    out[m] = rows.slice(1, column, column + dims_[m]).contiguous();
-    column += dims_[m];
+  for (auto dim : dims_) {
+    out.push_back(rows.slice(1, column, column + dim).contiguous());
+    column += dim;
   }
   return out;
 }

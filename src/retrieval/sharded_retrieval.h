@@ -20,7 +20,7 @@
 #include "dist/row_exchange.h"
 #include "retrieval/local_retrieval.h"
 
-#include <array>
+#include <vector>
 #include <cstdint>
 #include <memory>
 
@@ -39,18 +39,18 @@ class ShardedRetrieval : public RetrievalBackend {
  public:
   // Collective. features[m]: this rank's rows [n_r, D_m]; ids: their global ids
   // [n_r], unique over all ranks. Ranks may hold no rows.
-  ShardedRetrieval(std::shared_ptr<Communicator> comm, const std::array<torch::Tensor, 3>& features,
-                   const torch::Tensor& ids, const std::array<IndexOptions, 3>& options);
+  ShardedRetrieval(std::shared_ptr<Communicator> comm, const PerModality<torch::Tensor>& features,
+                   const torch::Tensor& ids, const PerModality<IndexOptions>& options);
 
   Neighbours search(int modality, const torch::Tensor& queries, std::int64_t k) override;
-  torch::Tensor integrated_distance(const std::array<torch::Tensor, 3>& query_features,
+  torch::Tensor integrated_distance(const PerModality<torch::Tensor>& query_features,
                                     const torch::Tensor& pair_query,
                                     const torch::Tensor& candidate_ids) override;
   std::int64_t rounds(std::int64_t local) override;
 
   // Collective: the stored features of `ids` (global ids held by any rank), in the
   // order asked, [n, D_m] per modality.
-  std::array<torch::Tensor, 3> fetch_features(const torch::Tensor& ids);
+  PerModality<torch::Tensor> fetch_features(const torch::Tensor& ids);
 
   // Rank holding each global id [n] (int64); throws for ids no rank holds.
   torch::Tensor owners(const torch::Tensor& ids) const;
@@ -61,7 +61,8 @@ class ShardedRetrieval : public RetrievalBackend {
  private:
   std::shared_ptr<Communicator> comm_;
   std::unique_ptr<LocalRetrieval> shard_;
-  std::array<std::int64_t, 3> dims_{};
+  std::vector<std::int64_t> dims_;  // D_m per modality
+  std::vector<std::string> names_;  // the modalities, for messages
   std::unique_ptr<RowExchange> directory_;  // who holds which global id
   RetrievalTraffic traffic_;
 };

@@ -11,11 +11,11 @@
 namespace hardy {
 
 std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
-                                                  const std::array<torch::Tensor, 3>& features,
+                                                  const PerModality<torch::Tensor>& features,
                                                   const HardnessScores& hardness) {
   const auto& s = ctx.settings;
-  std::array<torch::Tensor, 3> train_features;
-  for (int m = 0; m < 3; ++m) train_features[m] = features[m].index_select(0, hardness.rows);
+  PerModality<torch::Tensor> train_features;
+  for (const auto& f : features) train_features.push_back(f.index_select(0, hardness.rows));
   auto ids = ctx.global_ids(hardness.rows);
   std::unique_ptr<RetrievalBackend> backend;
   // One rank searches its FAISS indexes directly (no collective bookkeeping).
@@ -26,7 +26,7 @@ std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
   std::map<std::string, Curriculum> curricula;
   for (const auto& name : s.conditions) {
     curricula[name] = build_curriculum(*backend, train_features, ids, hardness.unified.at(name),
-                                       parse_condition(name), s.curriculum);
+                                       s.model.modalities.parse_condition(name), s.curriculum);
     auto histogram = torch::tensor(curriculum_size_histogram(curricula[name]), torch::kInt64);
     ctx.comm->allreduce(histogram, ReduceOp::Sum)->wait();
     log::info("{} | curriculum {} | {} queries, K_q histogram [{}]", ctx.plan.name, name,

@@ -14,7 +14,7 @@ namespace hardy {
 // supports are global ids. Sharded: a collective; the feature database is split
 // over the ranks and each rank gets the curricula of its own training rows.
 std::map<std::string, Curriculum> build_curricula(const FoldContext& ctx,
-                                                  const std::array<torch::Tensor, 3>& features,
+                                                  const PerModality<torch::Tensor>& features,
                                                   const HardnessScores& hardness);
 
 }  // namespace hardy

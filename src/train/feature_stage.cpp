@@ -26,7 +26,7 @@ torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& l
 
 FeatureNet train_feature_net(const FoldContext& ctx, int m) {
   const auto& s = ctx.settings;
-  const auto& raw = ctx.corpus.features[m];
+  const auto& raw = ctx.corpus.features[static_cast<std::size_t>(m)];
   auto& times = stage_times("features");
   seed_epoch(s.seed, kFeatureStream + m, -1);
   FeatureNet net(raw.size(1), s.model.outputs);
@@ -36,7 +36,7 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
   auto rows = ctx.train.rows();
   auto x = raw.index_select(0, rows).to(s.device);
   auto y = ctx.corpus.label.index_select(0, rows).to(s.device);
-  EpochLog log(fmt::format("{} | features ({})", ctx.plan.name, ModalitySet::standard().name(m)),
+  EpochLog log(fmt::format("{} | features ({})", ctx.plan.name, s.model.modalities.name(m)),
                s.finetune_epochs, 0);
   for (std::int64_t epoch = 0; epoch < s.finetune_epochs; ++epoch) {
     seed_epoch(s.seed, kFeatureStream + m, epoch);
@@ -61,14 +61,18 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
 
 }  // namespace
 
-std::array<FeatureNet, 3> train_feature_nets(const FoldContext& ctx) {
-  return {train_feature_net(ctx, 0), train_feature_net(ctx, 1), train_feature_net(ctx, 2)};
+PerModality<FeatureNet> train_feature_nets(const FoldContext& ctx) {
+  PerModality<FeatureNet> nets;
+  for (int m = 0; m < modality_count(ctx.settings.model); ++m) nets.push_back(train_feature_net(ctx, m));
+  return nets;
 }
 
-std::array<torch::Tensor, 3> refined_features(const FoldContext& ctx, std::array<FeatureNet, 3>* nets) {
-  std::array<torch::Tensor, 3> out;
-  for (int m = 0; m < 3; ++m) {
-    const auto& raw = ctx.corpus.features[m];
+PerModality<torch::Tensor> refined_features(const FoldContext& ctx, PerModality<FeatureNet>* nets) {
+  PerModality<torch::Tensor> out;
+  const auto& modalities = ctx.settings.model.modalities;
+  for (int m = 0; m < modalities.size(); ++m) {
+    const auto& raw = ctx.corpus.features[static_cast<std::size_t>(m)];
+    torch::Tensor refined;
     if (nets) {
       auto& net = (*nets)[static_cast<size_t>(m)];
       net->to(ctx.settings.device);
@@ -78,16 +82,18 @@ std::array<torch::Tensor, 3> refined_features(const FoldContext& ctx, std::array
       for (std::int64_t at = 0; at < raw.size(0); at += 4096)
         parts.push_back(
             net->forward(raw.slice(0, at, std::min(at + 4096, raw.size(0))).to(ctx.settings.device)).feature.cpu());
-      out[m] = parts.empty() ? torch::empty({0, raw.size(1)}) : torch::cat(parts);
+      refined = parts.empty() ? torch::empty({0, raw.size(1)}) : torch::cat(parts);
     } else {
-      out[m] = raw.clone();
+      refined = raw.clone();
     }
-    if (m == static_cast<int>(Modality::Text)) out[m] = normalise_rows(out[m]);
+    // Text features are compared by cosine (docs/algorithm.md §0): unit rows.
+    if (modalities.name(m) == "text") refined = normalise_rows(refined);
+    out.push_back(refined);
   }
   return out;
 }
 
-std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx) {
+PerModality<torch::Tensor> refine_features(const FoldContext& ctx) {
   if (!ctx.settings.finetune_features || ctx.settings.finetune_epochs <= 0) return refined_features(ctx, nullptr);
   auto nets = train_feature_nets(ctx);
   return refined_features(ctx, &nets);

@@ -11,8 +11,8 @@ namespace hardy {
 // when sharded), and the refined features of every row of the table: the nets'
 // features, or the raw ones when `nets` is null. Text features are L2-normalised
 // either way. refine_features does both (raw when training.finetune_features is off).
-std::array<FeatureNet, 3> train_feature_nets(const FoldContext& ctx);
-std::array<torch::Tensor, 3> refined_features(const FoldContext& ctx, std::array<FeatureNet, 3>* nets);
-std::array<torch::Tensor, 3> refine_features(const FoldContext& ctx);
+PerModality<FeatureNet> train_feature_nets(const FoldContext& ctx);
+PerModality<torch::Tensor> refined_features(const FoldContext& ctx, PerModality<FeatureNet>* nets);
+PerModality<torch::Tensor> refine_features(const FoldContext& ctx);
 
 }  // namespace hardy

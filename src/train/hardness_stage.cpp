@@ -11,7 +11,7 @@
 namespace hardy {
 
 HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
-                              const std::array<torch::Tensor, 3>& features) {
+                              const PerModality<torch::Tensor>& features) {
   const auto& s = ctx.settings;
   teacher->eval();
   torch::NoGradGuard no_grad;
@@ -21,12 +21,12 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
   // row id rather than by their (batch-major) order inside a batch.
   auto position = torch::full({ctx.corpus.size()}, -1, torch::kInt64);
   position.index_put_({scores.rows}, torch::arange(scores.rows.numel(), torch::kInt64));
-  const std::array<bool, 3> all{true, true, true};
+  const std::vector<bool> all(static_cast<std::size_t>(ctx.settings.model.modalities.size()), true);
   std::vector<std::int64_t> natural(static_cast<size_t>(ctx.train.sequences()));
   std::iota(natural.begin(), natural.end(), std::int64_t{0});
 
   for (const auto& name : s.conditions) {
-    auto keep = parse_condition(name);
+    auto keep = ctx.settings.model.modalities.parse_condition(name);
     auto direct = torch::zeros({scores.rows.numel()});
     auto indirect = torch::zeros({scores.rows.numel()});
     auto unified = torch::zeros({scores.rows.numel()});

@@ -19,6 +19,6 @@ struct HardnessScores {
   std::map<std::string, torch::Tensor> unified;  // H (eq. 10)
 };
 HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
-                              const std::array<torch::Tensor, 3>& features);
+                              const PerModality<torch::Tensor>& features);
 
 }  // namespace hardy

@@ -122,15 +122,16 @@ struct RunInputs {
 struct PreparedFold {
   FoldShard shard;
   std::unique_ptr<FoldContext> ctx;
-  std::array<torch::Tensor, 3> features;
+  PerModality<torch::Tensor> features;
   HardnessScores hardness, all_hardness;
   std::map<std::string, Curriculum> curricula, all_curricula;
 };
 
-std::array<FeatureNet, 3> feature_nets(const FoldContext& ctx) {
+PerModality<FeatureNet> feature_nets(const FoldContext& ctx) {
   const auto outputs = ctx.settings.model.outputs;
-  return {FeatureNet(ctx.corpus.features[0].size(1), outputs), FeatureNet(ctx.corpus.features[1].size(1), outputs),
-          FeatureNet(ctx.corpus.features[2].size(1), outputs)};
+  PerModality<FeatureNet> nets;
+  for (const auto& raw : ctx.corpus.features) nets.push_back(FeatureNet(raw.size(1), outputs));
+  return nets;
 }
 
 // §0 features, §1 teacher and hardness, §2 index + curricula of fold f, on the ranks
@@ -156,17 +157,17 @@ std::unique_ptr<PreparedFold> prepare_fold(const RunScope& run, const RunInputs&
   } else {
     // Built only where they are needed: a net's construction draws from the
     // generator, and training must see the generator as one process left it.
-    std::array<FeatureNet, 3> nets{nullptr, nullptr, nullptr};
+    PerModality<FeatureNet> nets;
     run_stage(run, {dir, "features", in.key(f, s.feature_key() + "feature-nets"), ""}, resume,
               {[&] {
                  nets = feature_nets(ctx);
-                 for (int m = 0; m < 3; ++m)
-                   load_module(dir + "/feature_net_" + ModalitySet::standard().name(m) + ".pt", *nets[static_cast<size_t>(m)]);
+                 for (int m = 0; m < s.model.modalities.size(); ++m)
+                   load_module(dir + "/feature_net_" + s.model.modalities.name(m) + ".pt", *nets[static_cast<size_t>(m)]);
                },
                [&] { nets = train_feature_nets(ctx); },
                [&] {
-                 for (int m = 0; m < 3; ++m)
-                   save_module(dir + "/feature_net_" + ModalitySet::standard().name(m) + ".pt", *nets[static_cast<size_t>(m)]);
+                 for (int m = 0; m < s.model.modalities.size(); ++m)
+                   save_module(dir + "/feature_net_" + s.model.modalities.name(m) + ".pt", *nets[static_cast<size_t>(m)]);
                }});
     features = refined_features(ctx, &nets);
   }
@@ -456,6 +457,7 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   RunResults results;
   results.corpus = path;
   results.task = task_name(reader.meta().task);
+  results.modalities = reader.meta().modalities;
   const RunInputs in{settings, reader, plans, dir, corpus_fingerprint(path)};
 
   // The units, and the groups of ranks that run them.

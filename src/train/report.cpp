@@ -1,5 +1,7 @@
 #include "train/report.h"
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 #include "core/log.h"
 #include "train/file_io.h"
@@ -58,7 +60,6 @@ std::string RunResults::secondary_name() const {
 
 namespace {
 
-constexpr const char* kFullCondition = "atv";
 constexpr std::size_t kNumSelections = std::size(kAllSelections);
 
 // One line of a results table: per selection, (primary, secondary) and the epoch.
@@ -97,11 +98,11 @@ Row condition_row(const ConditionResult& c) {
 
 // The paper's "average" row: the mean over the missing-modality conditions (atv is
 // the full-modality upper reference, not one of them). None when there are none.
-std::optional<Row> average_row(const std::vector<Row>& rows) {
+std::optional<Row> average_row(const std::vector<Row>& rows, const std::string& complete) {
   Row avg{"average", "average", {}, {}};
   std::vector<double> values[kNumSelections][2];
   for (const auto& r : rows) {
-    if (r.condition == kFullCondition) continue;
+    if (r.condition == complete) continue;
     for (std::size_t s = 0; s < kNumSelections; ++s)
       for (int k = 0; k < 2; ++k) values[s][k].push_back(r.scores[s][k]);
   }
@@ -111,15 +112,15 @@ std::optional<Row> average_row(const std::vector<Row>& rows) {
   return avg;
 }
 
-std::vector<Row> with_average(std::vector<Row> rows) {
-  if (auto avg = average_row(rows)) rows.push_back(*avg);
+std::vector<Row> with_average(std::vector<Row> rows, const std::string& complete) {
+  if (auto avg = average_row(rows, complete)) rows.push_back(*avg);
   return rows;
 }
 
-std::vector<Row> fold_rows(const FoldResult& fold) {
+std::vector<Row> fold_rows(const FoldResult& fold, const std::string& complete) {
   std::vector<Row> rows;
   for (const auto& c : fold.conditions) rows.push_back(condition_row(c));
-  return with_average(std::move(rows));
+  return with_average(std::move(rows), complete);
 }
 
 // Conditions in first-appearance order over the folds (the first fold's order when
@@ -158,7 +159,7 @@ std::vector<Row> mean_rows(const RunResults& results) {
       for (int k = 0; k < 2; ++k) row.scores[s][k] = mean_of(values[s][k]);
     rows.push_back(row);
   }
-  return with_average(std::move(rows));
+  return with_average(std::move(rows), results.modalities.complete_condition());
 }
 
 std::string cell(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.4f}", v); }
@@ -236,7 +237,8 @@ void append_csv_rows(std::string& out, const std::string& fold, const std::vecto
 
 std::string results_csv(const RunResults& results) {
   std::string out = "fold,condition,selection,epoch,primary,secondary\n";
-  for (const auto& fold : results.folds) append_csv_rows(out, fold.name, fold_rows(fold));
+  for (const auto& fold : results.folds)
+    append_csv_rows(out, fold.name, fold_rows(fold, results.modalities.complete_condition()));
   append_csv_rows(out, "mean", mean_rows(results));
   return out;
 }
@@ -296,7 +298,7 @@ std::string results_markdown(const RunResults& results) {
   if (n > 1) {
     out += "\n## Per fold\n";
     for (const auto& fold : results.folds)
-      out += fmt::format("\n### {}\n\n{}", fold.name, markdown_table(fold_rows(fold), results));
+      out += fmt::format("\n### {}\n\n{}", fold.name, markdown_table(fold_rows(fold, results.modalities.complete_condition()), results));
   }
   out += "\n## Diagnostics\n\n";
   out += "Spearman(H, planted) and support-label agreement are averaged over the folds that "
@@ -308,16 +310,19 @@ std::string results_markdown(const RunResults& results) {
 void write_reports(const RunResults& results, const std::string& dir) {
   const std::string p = results.primary_name(), q = results.secondary_name();
   std::string md = fmt::format("# HARDY-MER results: {} ({})\n\n", results.corpus, results.task);
+  const auto& m = results.modalities;
+  std::vector<std::string> codes;
+  for (int i = 0; i < m.size(); ++i) codes.push_back(fmt::format("{} = {}", m.code(i), m.name(i)));
+  const auto legend = fmt::format("{}", fmt::join(codes, ", "));
   md += fmt::format(
-      "Test-set {} and {} of the student per modality condition (a = audio, t = text, v = "
-      "visual available). Each is shown at three epochs: *{}* (the final student epoch), *{}* "
+      "Test-set {} and {} of the student per modality condition ({} available). Each is shown at three epochs: *{}* (the final student epoch), *{}* "
       "(the epoch with the highest validation {}; the last epoch when there is no validation "
       "set) and *{}* (the epoch with the highest test {}, as the paper reports; it selects on "
       "the test set, so it is optimistic). \"average\" is the mean over the missing-modality "
-      "conditions (a, t, v, at, av, tv); atv, when present, is excluded from it as in the "
+      "conditions ({}); {}, when present, is excluded from it as in the "
       "paper.\n\n",
-      p, q, selection_label(Selection::LastEpoch), selection_label(Selection::BestValid), p,
-      selection_label(Selection::BestTest), p);
+      p, q, legend, selection_label(Selection::LastEpoch), selection_label(Selection::BestValid), p,
+      selection_label(Selection::BestTest), p, fmt::join(m.missing_conditions(), ", "), m.complete_condition());
   md += results_markdown(results);
   const std::string base = dir.empty() ? std::string() : dir + "/";
   write_file_atomic(base + "results.md", md);

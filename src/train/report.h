@@ -3,6 +3,8 @@
 // results.md / results.csv / results.json written into the run directory.
 #pragma once
 
+#include "core/modality.h"
+
 #include "train/epoch_scores.h"
 
 #include <cmath>
@@ -46,6 +48,7 @@ struct FoldResult {
 struct RunResults {
   std::string corpus, task;  // task: "classification" | "sentiment"
   std::vector<FoldResult> folds;
+  ModalitySet modalities = ModalitySet::standard();  // the corpus's: names the conditions
   std::string primary_name() const;    // "WA" | "Acc"
   std::string secondary_name() const;  // "UA" | "F1"
 };

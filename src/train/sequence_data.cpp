@@ -149,17 +149,16 @@ BatchLayout batch_layout(const SequenceSet& set, const std::vector<std::int64_t>
   return layout;
 }
 
-SequenceBatch gather_batch(const std::array<torch::Tensor, 3>& features, const torch::Tensor& labels,
+SequenceBatch gather_batch(const PerModality<torch::Tensor>& features, const torch::Tensor& labels,
                            const torch::Tensor& feature_rows, const torch::Tensor& label_rows,
-                           const torch::Tensor& real, const std::array<bool, 3>& keep) {
+                           const torch::Tensor& real, const std::vector<bool>& keep) {
   const auto b = feature_rows.size(0), t = feature_rows.size(1);
   auto flat = feature_rows.reshape({-1});
   auto mask = real.unsqueeze(-1).to(torch::kFloat32);
   SequenceBatch batch;
-  for (int m = 0; m < 3; ++m)
-    batch.x[m] = features[m].index_select(0, flat).view({b, t, -1}) * mask;
+  for (const auto& f : features) batch.x.push_back(f.index_select(0, flat).view({b, t, -1}) * mask);
   batch.real = real;
-  batch.available = real.unsqueeze(-1).expand({b, t, 3}).clone();
+  batch.available = real.unsqueeze(-1).expand({b, t, static_cast<std::int64_t>(features.size())}).clone();
   batch.label = labels.index_select(0, label_rows.reshape({-1})).view({b, t});
   return apply_condition(batch, keep);
 }
@@ -169,8 +168,10 @@ SequenceBatch batch_to(const SequenceBatch& b, const torch::Device& device) {
                        b.label.to(device)};
 }
 
-std::array<torch::Tensor, 3> tensors_to(const std::array<torch::Tensor, 3>& x, const torch::Device& device) {
-  return {x[0].to(device), x[1].to(device), x[2].to(device)};
+PerModality<torch::Tensor> tensors_to(const PerModality<torch::Tensor>& x, const torch::Device& device) {
+  PerModality<torch::Tensor> out;
+  for (const auto& t : x) out.push_back(t.to(device));
+  return out;
 }
 
 torch::Tensor view_rows(const torch::Tensor& rows, const torch::Tensor& real,

@@ -68,13 +68,13 @@ BatchLayout batch_layout(const SequenceSet& set, const std::vector<std::int64_t>
 
 // Gathers a batch: x[m][b, t] = features[m][feature_rows[b, t]], label[b, t] =
 // labels[label_rows[b, t]], zeros at padding; then the condition `keep`.
-SequenceBatch gather_batch(const std::array<torch::Tensor, 3>& features, const torch::Tensor& labels,
+SequenceBatch gather_batch(const PerModality<torch::Tensor>& features, const torch::Tensor& labels,
                            const torch::Tensor& feature_rows, const torch::Tensor& label_rows,
-                           const torch::Tensor& real, const std::array<bool, 3>& keep);
+                           const torch::Tensor& real, const std::vector<bool>& keep);
 
 // Copies of a batch / of per-modality tensors on `device`.
 SequenceBatch batch_to(const SequenceBatch& batch, const torch::Device& device);
-std::array<torch::Tensor, 3> tensors_to(const std::array<torch::Tensor, 3>& x, const torch::Device& device);
+PerModality<torch::Tensor> tensors_to(const PerModality<torch::Tensor>& x, const torch::Device& device);
 
 // View j (1..K) of student stage 2: every utterance replaced by its j-th support, or
 // kept where its curriculum is shorter than j. `support_rows` [n_rows, K] maps a row

@@ -17,6 +17,7 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   TrainSettings s;
   s.sentiment = meta.task == Task::Sentiment;
   s.classes = s.sentiment ? 0 : meta.classes;
+  s.model.modalities = meta.modalities;
   s.model.dims = meta.dims;
   s.model.hidden = c.integer("model.hidden");
   s.model.depth = c.integer("model.depth");
@@ -62,11 +63,13 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.curriculum.k_min = c.integer("retrieval.k_min");
   s.curriculum.dynamic_k = c.boolean("retrieval.dynamic_k");
   s.curriculum.query_batch = c.integer("retrieval.query_batch");
-  const char* metric_keys[] = {"retrieval.metric_audio", "retrieval.metric_text",
-                               "retrieval.metric_visual"};
-  for (int m = 0; m < 3; ++m) {
-    auto& o = s.index[m];
-    o.metric = parse_metric(c.string(metric_keys[m]));
+  s.index.resize(static_cast<std::size_t>(meta.modalities.size()));
+  for (int m = 0; m < meta.modalities.size(); ++m) {
+    auto& o = s.index[static_cast<std::size_t>(m)];
+    const auto& name = meta.modalities.name(m);
+    o.modality = name;
+    const bool named = name == "audio" || name == "text" || name == "visual";
+    o.metric = parse_metric(c.string(named ? "retrieval.metric_" + name : "retrieval.metric_other"));
     o.kind = parse_index_kind(c.string("retrieval.index"));
     o.ivf_nlist = c.integer("retrieval.ivf_nlist");
     o.ivf_nprobe = c.integer("retrieval.ivf_nprobe");
@@ -89,6 +92,20 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
     o.device = engine == SearchEngine::Torch ? search_device : torch::Device(torch::kCPU);
   }
   s.conditions = c.strings("data.conditions");
+  if (s.conditions.empty()) {
+    s.conditions = meta.modalities.missing_conditions();
+    s.conditions.push_back(meta.modalities.complete_condition());
+  }
+  for (const auto& condition : s.conditions) {
+    try {
+      meta.modalities.parse_condition(condition);
+    } catch (const Error&) {
+      HARDY_THROW_MSG("data.conditions = {}: '{}' is not a condition of this corpus, whose modalities are {}; "
+                      "write conditions in their codes (e.g. \"{}\")",
+                      fmt::format("{}", fmt::join(s.conditions, ",")), condition, meta.modalities.describe(),
+                      meta.modalities.complete_condition());
+    }
+  }
 
   // The rank's device was chosen at start-up (dist/device.h): keep its index.
   s.device = resolve_device(c.string("training.device"));

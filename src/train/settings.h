@@ -39,7 +39,7 @@ struct TrainSettings {
   bool hardness_per_sequence = true;  // hardness.per_sequence
   bool retrieval = true;             // retrieval.enabled
   CurriculumOptions curriculum;
-  std::array<IndexOptions, 3> index;
+  PerModality<IndexOptions> index;
 
   GradientSyncOptions sync;  // the dist.* gradient keys (sum mode)
 

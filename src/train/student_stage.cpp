@@ -19,12 +19,11 @@ namespace hardy {
 
 namespace {
 
-const std::array<bool, 3> kAll{true, true, true};
 
 // (primary, secondary) = (WA, UA) or (Acc, weighted F1) of `net` on `set` under `keep`.
 std::pair<double, double> evaluate(StudentNet& net, const FoldContext& ctx,
-                                   const std::array<torch::Tensor, 3>& features,
-                                   const SequenceSet& set, const std::array<bool, 3>& keep) {
+                                   const PerModality<torch::Tensor>& features,
+                                   const SequenceSet& set, const std::vector<bool>& keep) {
   const auto& s = ctx.settings;
   net->eval();
   torch::NoGradGuard no_grad;
@@ -64,7 +63,7 @@ std::pair<double, double> evaluate(StudentNet& net, const FoldContext& ctx,
 
 // Features and labels stage 2 reads, and each row's supports as rows of them.
 struct SupportTable {
-  std::array<torch::Tensor, 3> features;
+  PerModality<torch::Tensor> features;
   torch::Tensor labels;
   torch::Tensor support_rows;  // int64 [table rows, K]: rows of `features`, -1 past K_q
 };
@@ -73,7 +72,7 @@ struct SupportTable {
 // and labels come from the ranks that hold them (one exchange, before training) and
 // are appended to this rank's rows; no rank holds more than its rows and their
 // supports.
-SupportTable support_table(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
+SupportTable support_table(const FoldContext& ctx, const PerModality<torch::Tensor>& features,
                            const Curriculum& curriculum) {
   SupportTable t{features, ctx.corpus.label,
                  torch::full({ctx.corpus.size(), curriculum.top_k()}, -1, torch::kInt64)};
@@ -84,11 +83,11 @@ SupportTable support_table(const FoldContext& ctx, const std::array<torch::Tenso
   RowExchange rows(ctx.comm, ctx.corpus.row);
   auto valid = curriculum.support >= 0;
   auto wanted = std::get<0>(torch::_unique(curriculum.support.masked_select(valid), /*sorted=*/true));
-  auto fetched_features = rows.fetch(torch::cat({features[0], features[1], features[2]}, 1), wanted);
+  auto fetched_features = rows.fetch(torch::cat(features, 1), wanted);
   auto fetched_labels = rows.fetch(ctx.corpus.label, wanted);
   std::int64_t column = 0;
   const auto n = ctx.corpus.size();
-  for (int m = 0; m < 3; ++m) {
+  for (std::size_t m = 0; m < features.size(); ++m) {
     auto d = features[m].size(1);
     t.features[m] = torch::cat({features[m], fetched_features.slice(1, column, column + d)});
     column += d;
@@ -126,11 +125,12 @@ std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t) {
 }
 
 std::vector<EpochScores> train_student(const FoldContext& ctx,
-                                       const std::array<torch::Tensor, 3>& features,
+                                       const PerModality<torch::Tensor>& features,
                                        const std::string& condition, const Curriculum* curriculum,
                                        const std::string& checkpoint) {
   const auto& s = ctx.settings;
-  const auto keep = parse_condition(condition);
+  const auto keep = s.model.modalities.parse_condition(condition);
+  const std::vector<bool> all(keep.size(), true);  // stage 1: complete modalities
   seed_epoch(s.seed, kStudentStream, -1);
   StudentNet net(s.model);
   net->to(s.device);
@@ -168,12 +168,13 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
       auto real = layout.real.to(s.device);
       if (stage1) {  // pre-training on complete modalities: every modality head
         auto batch = timed(times.data_s, [&] {
-          return batch_to(gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, kAll), s.device);
+          return batch_to(gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all), s.device);
         });
         auto loss = timed(times.compute_s, [&] {
           auto out = net->forward(batch);
           auto l = task_loss(out.modality_logits[0], batch.label, real, s.sentiment);
-          for (int m = 1; m < 3; ++m) l = l + task_loss(out.modality_logits[m], batch.label, real, s.sentiment);
+          for (std::size_t m = 1; m < out.modality_logits.size(); ++m)
+            l = l + task_loss(out.modality_logits[m], batch.label, real, s.sentiment);
           return l * share.share();
         });
         parallel.step(optimizer, loss);
@@ -186,7 +187,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
         timed(times.data_s, [&] {
           auto rows = j == 0 ? layout.rows : view_rows(layout.rows, layout.real, support_rows, j);
           auto label_rows = s.support_label_own ? rows : layout.rows;
-          truth = gather_batch(table.features, table.labels, rows, label_rows, layout.real, kAll);
+          truth = gather_batch(table.features, table.labels, rows, label_rows, layout.real, all);
           view = batch_to(apply_condition(truth, keep), s.device);
           truth.x = tensors_to(truth.x, s.device);
           return 0;

@@ -14,7 +14,7 @@ namespace hardy {
 // curriculum views (or the original samples when `curriculum` is null), evaluated
 // on valid and test after every stage-2 epoch. Checkpoints every epoch.
 std::vector<EpochScores> train_student(const FoldContext& ctx,
-                                       const std::array<torch::Tensor, 3>& features,
+                                       const PerModality<torch::Tensor>& features,
                                        const std::string& condition, const Curriculum* curriculum,
                                        const std::string& checkpoint);
 

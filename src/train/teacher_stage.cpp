@@ -14,7 +14,7 @@
 
 namespace hardy {
 
-TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
+TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor>& features,
                          const std::string& checkpoint) {
   const auto& s = ctx.settings;
   seed_epoch(s.seed, kTeacherStream, -1);
@@ -32,11 +32,12 @@ TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor,
 
   // Stage 2 trains on missing-modality inputs: the complete condition is left out of
   // the draw (it has nothing to reconstruct) unless it is the only one configured.
-  std::vector<std::array<bool, 3>> conditions;
+  const auto& modalities = s.model.modalities;
+  std::vector<std::vector<bool>> conditions;
   for (const auto& c : s.conditions)
-    if (c != "atv") conditions.push_back(parse_condition(c));
-  if (conditions.empty()) conditions.push_back({true, true, true});
-  const std::array<bool, 3> all{true, true, true};
+    if (c != modalities.complete_condition()) conditions.push_back(modalities.parse_condition(c));
+  const std::vector<bool> all(static_cast<std::size_t>(modalities.size()), true);
+  if (conditions.empty()) conditions.push_back(all);
   auto& times = stage_times("teacher");
   DataParallel parallel(ctx, net->parameters(), times);
   EpochLog log(fmt::format("{} | teacher", ctx.plan.name), s.teacher_epochs, start);
@@ -67,7 +68,7 @@ TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor,
           auto mean_terms = reconstruction_loss(out.reconstruction, truth.x, device_batch.available, real);
           torch::Tensor sum_terms;
           if (stage1) {
-            for (int m = 0; m < 3; ++m) mean_terms = mean_terms + task_loss(out.modality_logits[m], label, real, s.sentiment);
+            for (const auto& logits : out.modality_logits) mean_terms = mean_terms + task_loss(logits, label, real, s.sentiment);
             sum_terms = s.lambda_mi * mi_loss(out.mi, real);
           } else {
             mean_terms = mean_terms + task_loss(out.joint_logits, label, real, s.sentiment);

@@ -10,7 +10,7 @@ namespace hardy {
 
 // §1 teacher training (stage 1 complete modalities, stage 2 condition inputs), one
 // checkpoint per epoch at `checkpoint` so an interrupted run resumes.
-TeacherNet train_teacher(const FoldContext& ctx, const std::array<torch::Tensor, 3>& features,
+TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor>& features,
                          const std::string& checkpoint);
 
 }  // namespace hardy

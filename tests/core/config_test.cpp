@@ -85,7 +85,9 @@ TEST(ConfigDefaults, EqualTheSchema) {
   EXPECT_TRUE(config.boolean("retrieval.dynamic_k"));
   EXPECT_EQ(config.string("retrieval.index"), "flat");
   EXPECT_EQ(config.integers("synth.dims"), (Ints{512, 1024, 1024}));
-  EXPECT_EQ(config.strings("data.conditions"), (Strings{"a", "t", "v", "at", "av", "tv", "atv"}));
+  // Empty = every condition of the corpus (its modalities are known only then).
+  EXPECT_EQ(config.strings("data.conditions"), Strings{});
+  EXPECT_EQ(config.strings("synth.modalities"), (Strings{"audio", "text", "visual"}));
 }
 
 TEST(ConfigDefaults, AnEmptyFileGivesTheDefaults) {
@@ -244,8 +246,8 @@ TEST(ConfigParse, BoundsAreInclusive) {
 TEST(ConfigErrors, NotAChoice) {
   EXPECT_TRUE(Contains(parse_error("[retrieval]\nindex = \"kd\"\n"),
                        "configs/x.toml:2: retrieval.index = \"kd\" is not one of flat, ivf, hnsw"));
-  EXPECT_TRUE(Contains(parse_error("[data]\nconditions = [\"a\", \"x\"]\n"),
-                       "configs/x.toml:2: data.conditions[1] = \"x\" is not one of a, t, v, at, av, tv, atv"));
+  EXPECT_TRUE(Contains(parse_error("[synth]\ntask = \"ranking\"\n"),
+                       "configs/x.toml:2: synth.task = \"ranking\" is not one of"));
 }
 
 TEST(ConfigErrors, SectionThatIsNotATable) {
@@ -331,7 +333,7 @@ TEST(ConfigSet, Errors) {
   EXPECT_TRUE(Contains(set_error("retrieval.index=kd"), "--set retrieval.index=kd: retrieval.index = \"kd\" is not one of flat, ivf, hnsw"));
   EXPECT_TRUE(Contains(set_error("data.folds=1,x"), "--set data.folds=1,x: data.folds must be a list of integers"));
   EXPECT_TRUE(Contains(set_error("data.folds=1,200"), "--set data.folds=1,200: data.folds[1] = 200 is out of range"));
-  EXPECT_TRUE(Contains(set_error("data.conditions=a,x"), "--set data.conditions=a,x: data.conditions[1] = \"x\""));
+  EXPECT_TRUE(Contains(set_error("synth.dims=1,x"), "--set synth.dims=1,x: synth.dims must be a list of integers"));
   EXPECT_TRUE(Contains(set_error("output.dir=\"unterminated"), "--set output.dir=\"unterminated: output.dir must be a string"));
 }
 
@@ -400,14 +402,16 @@ TEST(ConfigCrossKeys, HiddenDivisibleByHeads) {
   EXPECT_TRUE(Contains(message, "model.heads = 4 (--set)"));
 }
 
-TEST(ConfigCrossKeys, DimsHaveThreeElementsWhenSet) {
-  EXPECT_TRUE(Contains(parse_error("[data]\nexpect_dims = [1, 2]\n"), "data.expect_dims = [1, 2] (configs/x.toml:2)"));
+TEST(ConfigCrossKeys, SynthDimsHaveOneElementPerModality) {
   EXPECT_TRUE(Contains(parse_error("", {"synth.dims=1,2,3,4"}), "synth.dims = [1, 2, 3, 4] (--set)"));
-  EXPECT_NO_THROW(parse("[data]\nexpect_dims = [1, 2, 3]\n"));
+  EXPECT_TRUE(Contains(parse_error("[synth]\nmodalities = [\"audio\", \"text\"]\n"), "synth.modalities"));
+  EXPECT_NO_THROW(parse("[synth]\nmodalities = [\"audio\", \"text\"]\ndims = [4, 5]\n"));
+  // data.expect_dims is checked against the corpus's modalities (validate), any length here.
+  EXPECT_NO_THROW(parse("[data]\nexpect_dims = [1, 2]\n"));
 }
 
-TEST(ConfigCrossKeys, ConditionsNonEmptyWithoutDuplicates) {
-  EXPECT_TRUE(Contains(parse_error("[data]\nconditions = []\n"), "data.conditions = [] (configs/x.toml:2) must not be empty"));
+TEST(ConfigCrossKeys, ConditionsWithoutDuplicates) {
+  EXPECT_NO_THROW(parse("[data]\nconditions = []\n"));  // every condition of the corpus
   const std::string message = parse_error("[data]\nconditions = [\"a\", \"t\", \"a\"]\n");
   EXPECT_TRUE(Contains(message, "data.conditions"));
   EXPECT_TRUE(Contains(message, "configs/x.toml:2"));

@@ -93,7 +93,7 @@ TEST(Synth, PlantedHardnessPredictsClassificationErrors) {
   o.dims = {64, 64, 64};
   synthesize_corpus(o);
   auto rows = CorpusReader(o.out).read_all();
-  for (int m = 0; m < kNumModalities; ++m) {
+  for (int m = 0; m < 3; ++m) {
     auto x = rows.features[m];
     auto means = torch::zeros({o.classes, x.size(1)});
     for (int k = 0; k < o.classes; ++k) means[k] = x.index({rows.label == k}).mean(0);

@@ -69,12 +69,12 @@ void make_identity(CrossModalMI& mi, std::int64_t h) {
 }
 
 TEST(CrossModalMI, FollowsTheFormulaOnAHandExample) {
-  CrossModalMI mi(/*hidden=*/2, /*heads=*/1);
+  CrossModalMI mi(ModalitySet::standard(), /*hidden=*/2, /*heads=*/1);
   make_identity(mi, 2);
   mi->eval();
   const float l3 = std::log(3.0f);
   // One utterance: each CA returns its kv row, so j^{mn} = z^m + z^n.
-  std::array<torch::Tensor, 3> z = {torch::tensor({0.0f, 0.0f}).reshape({1, 1, 2}),
+  PerModality<torch::Tensor> z = {torch::tensor({0.0f, 0.0f}).reshape({1, 1, 2}),
                                     torch::tensor({l3, 0.0f}).reshape({1, 1, 2}),
                                     torch::tensor({0.0f, l3}).reshape({1, 1, 2})};
   auto real = torch::ones({1, 1}, torch::kBool);
@@ -93,7 +93,7 @@ TEST(CrossModalMI, FollowsTheFormulaOnAHandExample) {
 }
 
 TEST(CrossModalMI, MasksTheKvSidesMissingModality) {
-  CrossModalMI mi(2, 1);
+  CrossModalMI mi(ModalitySet::standard(), 2, 1);
   make_identity(mi, 2);
   mi->eval();
   // Two utterances; audio is missing at utterance 1 and holds garbage there.
@@ -103,7 +103,7 @@ TEST(CrossModalMI, MasksTheKvSidesMissingModality) {
   auto real = torch::ones({1, 2}, torch::kBool);
   auto available = torch::ones({1, 2, 3}, torch::kBool);
   available.index_put_({0, 1, 0}, false);
-  auto out = mi(std::array<torch::Tensor, 3>{za, zt, zv}, real, available);
+  auto out = mi(PerModality<torch::Tensor>{za, zt, zv}, real, available);
   // CA(q=z^t, kv=z^a) sees only audio row 0; CA(q=z^a, kv=z^t) averages equal rows.
   auto j = torch::tensor({1.0f, 2.0f});
   const double expected = scalar(feature_entropy(za[0][0]) + feature_entropy(zt[0][0]) -
@@ -112,7 +112,7 @@ TEST(CrossModalMI, MasksTheKvSidesMissingModality) {
   // Changing the masked audio row changes nothing at utterance 0.
   auto za2 = za.clone();
   za2.index_put_({0, 1}, torch::tensor({-7.0f, 3.0f}));
-  auto out2 = mi(std::array<torch::Tensor, 3>{za2, zt, zv}, real, available);
+  auto out2 = mi(PerModality<torch::Tensor>{za2, zt, zv}, real, available);
   EXPECT_NEAR(scalar(out2[0][0][0]), expected, 1e-5);
 }
 
@@ -162,7 +162,7 @@ TEST(MaskedMse, AveragesOverRealUtterancesOnly) {
 // ---- reconstruction (direct hardness, L_rec) ----
 
 struct ReconstructionCase {
-  std::array<torch::Tensor, 3> x, recon;
+  PerModality<torch::Tensor> x, recon;
   torch::Tensor available, real;
 };
 
@@ -173,7 +173,7 @@ ReconstructionCase reconstruction_case() {
          torch::tensor({3.f, 0.5f, 1.f, 9.f}).reshape({1, 4, 1}),
          torch::tensor({1.f, 1.f, 1.f, 0.f, 0.f, 0.f, 1.f, 2.f, 3.f, 9.f, 9.f, 9.f})
              .reshape({1, 4, 3})};
-  for (int m = 0; m < 3; ++m) c.recon[m] = torch::zeros_like(c.x[m]);
+  for (const auto& x : c.x) c.recon.push_back(torch::zeros_like(x));
   c.real = bools({1, 1, 1, 0}, {1, 4});
   c.available = bools({1, 1, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0}, {1, 4, 3});
   return c;

@@ -34,6 +34,7 @@ inline SequenceBatch toy_batch(const ModelOptions& o) {
   batch.available.index_put_({0, 3, 1}, false);
   batch.available.index_put_({0, 3, 2}, false);
   batch.available.index_put_({1, 2, 2}, false);
+  batch.x.resize(3);
   for (int m = 0; m < 3; ++m) {
     auto present = batch.available.select(-1, m).unsqueeze(-1).to(torch::kFloat);
     batch.x[m] = torch::randn({b, t, o.dims[m]}) * present;

@@ -2,6 +2,7 @@
 // gradients, and that the teacher can learn.
 #include "core/error.h"
 #include "model/attention_mask.h"
+#include "model/cross_modal_mi.h"
 #include "model/batch.h"
 #include "model/feature_net.h"
 #include "model/joint_head.h"
@@ -13,11 +14,21 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <tuple>
+
 #include <functional>
 #include <vector>
 
 namespace hardy {
 namespace {
+
+// The conditions of an audio/text/visual batch.
+std::vector<bool> parse_condition(const std::string& condition) {
+  return ModalitySet::standard().parse_condition(condition);
+}
+std::string condition_name(const std::vector<bool>& keep) { return ModalitySet::standard().condition_name(keep); }
+
 
 using testing::tiny_options;
 using testing::toy_batch;
@@ -38,7 +49,7 @@ std::vector<torch::Tensor> outputs_of(const TeacherOutput& o) {
 // ---- conditions and masks ----
 
 TEST(Condition, ParsesTheSevenConditions) {
-  using A = std::array<bool, 3>;
+  using A = std::vector<bool>;
   EXPECT_EQ(parse_condition("a"), (A{true, false, false}));
   EXPECT_EQ(parse_condition("t"), (A{false, true, false}));
   EXPECT_EQ(parse_condition("v"), (A{false, false, true}));
@@ -166,7 +177,7 @@ TEST(Masking, PaddedSequenceMatchesTheUnpaddedOne) {
   teacher->eval();
   auto batch = toy_batch(o);  // sequence 1 = 3 real utterances + 2 padding rows
   SequenceBatch alone;
-  for (int m = 0; m < 3; ++m) alone.x[m] = batch.x[m].slice(0, 1, 2).slice(1, 0, 3);
+  for (int m = 0; m < 3; ++m) alone.x.push_back(batch.x[m].slice(0, 1, 2).slice(1, 0, 3));
   alone.real = batch.real.slice(0, 1, 2).slice(1, 0, 3);
   alone.available = batch.available.slice(0, 1, 2).slice(1, 0, 3);
   auto padded = outputs_of(teacher(batch));
@@ -291,6 +302,7 @@ TEST(Training, TeacherFitsASeparableToyBatch) {
   full.available = torch::ones({4, 3, 3}, torch::kBool);
   full.label = torch::tensor({0, 1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 0}, torch::kLong).reshape({4, 3});
   auto sign = (full.label * 2 - 1).to(torch::kFloat).unsqueeze(-1);
+  full.x.resize(3);
   for (int m = 0; m < 3; ++m)
     full.x[m] = sign * torch::randn({o.dims[m]}) + 0.1 * torch::randn({4, 3, o.dims[m]});
   auto partial = apply_condition(full, parse_condition("at"));
@@ -315,6 +327,77 @@ TEST(Training, TeacherFitsASeparableToyBatch) {
   }
   const double final_loss = loss_fn().item<double>();
   EXPECT_LT(final_loss, 0.5 * initial) << "initial " << initial << " final " << final_loss;
+}
+
+}  // namespace
+}  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// The networks follow the corpus's modality list: two (MSP-Podcast: audio, text) and
+// four (nothing is hard-coded to three).
+ModelOptions options_for(const std::vector<std::string>& names, std::vector<std::int64_t> dims) {
+  auto o = testing::tiny_options();
+  o.modalities = ModalitySet(names);
+  o.dims = std::move(dims);
+  return o;
+}
+
+SequenceBatch batch_for(const ModelOptions& o, const std::string& condition) {
+  SequenceBatch b;
+  b.real = torch::ones({2, 3}, torch::kBool);
+  b.available = torch::ones({2, 3, static_cast<std::int64_t>(o.dims.size())}, torch::kBool);
+  for (auto d : o.dims) b.x.push_back(torch::randn({2, 3, d}));
+  b.label = torch::randint(0, o.outputs, {2, 3}, torch::kLong);
+  return apply_condition(b, o.modalities.parse_condition(condition));
+}
+
+TEST(Modalities, TeacherAndStudentFollowTheModalityList) {
+  torch::manual_seed(21);
+  for (const auto& [names, dims, condition, pairs] :
+       {std::tuple{std::vector<std::string>{"audio", "text"}, std::vector<std::int64_t>{6, 5}, std::string("t"), 1},
+        std::tuple{std::vector<std::string>{"audio", "text", "visual", "physio"},
+                   std::vector<std::int64_t>{6, 5, 4, 3}, std::string("atp"), 6}}) {
+    const auto o = options_for(names, dims);
+    auto batch = batch_for(o, condition);
+    TeacherNet teacher(o);
+    auto t = teacher(batch);
+    ASSERT_EQ(t.reconstruction.size(), names.size());
+    for (std::size_t m = 0; m < names.size(); ++m)
+      EXPECT_EQ(t.reconstruction[m].sizes(), torch::IntArrayRef({2, 3, dims[m]}));
+    EXPECT_EQ(t.mi.size(2), pairs);  // every pair of modalities
+    EXPECT_EQ(t.joint_logits.sizes(), torch::IntArrayRef({2, 3, o.outputs}));
+    auto loss = mi_loss(t.mi, batch.real) + reconstruction_loss(t.reconstruction, batch.x, batch.available, batch.real);
+    loss.backward();  // autograd reaches every modality's encoder
+    for (const auto& name : names) {
+      bool reached = false;
+      for (const auto& p : teacher->named_parameters())
+        if (p.key().find(name) != std::string::npos && p.value().grad().defined()) reached = true;
+      EXPECT_TRUE(reached) << name;
+    }
+    StudentNet student(o);
+    EXPECT_EQ(student(batch).modality_logits.size(), names.size());
+    // A batch with a modality too many or too few is refused.
+    auto wrong = batch;
+    wrong.x.pop_back();
+    EXPECT_THROW(teacher(wrong), Error);
+  }
+}
+
+TEST(Modalities, ThePairsAreEveryPairInOrder) {
+  EXPECT_EQ(modality_pairs(2), (std::vector<std::pair<int, int>>{{0, 1}}));
+  EXPECT_EQ(modality_pairs(3), (std::vector<std::pair<int, int>>{{0, 1}, {0, 2}, {1, 2}}));
+  EXPECT_EQ(modality_pairs(4).size(), 6u);
+  CrossModalMI mi(ModalitySet({"audio", "text"}), 4, 2);
+  std::set<std::string> names;
+  for (const auto& p : mi->named_children()) names.insert(p.key());
+  EXPECT_EQ(names, (std::set<std::string>{"a_from_t", "t_from_a"}));
+}
+
+TEST(Modalities, OptionsMustGiveOneWidthPerModality) {
+  auto o = options_for({"audio", "text"}, {6, 5, 4});
+  EXPECT_THROW(TeacherNet{o}, Error);
 }
 
 }  // namespace

@@ -27,7 +27,7 @@ TEST(CurriculumSize, Equation18) {
 // and visual every sample sits at the origin except sample 15 (far away), so the
 // integrated distance ranks by audio position, with text/visual breaking nothing.
 struct LineDb {
-  std::array<torch::Tensor, 3> features;
+  PerModality<torch::Tensor> features = PerModality<torch::Tensor>(3);
   torch::Tensor ids = torch::arange(10, 16, torch::kInt64);
   LineDb() {
     features[0] = (torch::arange(6, torch::kFloat32)).unsqueeze(1);
@@ -36,11 +36,11 @@ struct LineDb {
     features[1][5][0] = 100.f;
     features[2][5][0] = 100.f;
   }
-  std::array<IndexOptions, 3> options() const {
-    std::array<IndexOptions, 3> o;
+  PerModality<IndexOptions> options() const {
+    PerModality<IndexOptions> o(3);
     return o;  // all L2 (the text-IP default would be undefined on zero vectors)
   }
-  std::array<torch::Tensor, 3> rows(const std::vector<std::int64_t>& r) const {
+  PerModality<torch::Tensor> rows(const std::vector<std::int64_t>& r) const {
     auto idx = torch::tensor(r, torch::kInt64);
     return {features[0].index_select(0, idx), features[1].index_select(0, idx),
             features[2].index_select(0, idx)};
@@ -102,9 +102,9 @@ TEST(Curriculum, HardnessStaysPairedWithItsOwnQuery) {
 
 TEST(Curriculum, FixedKGivesEverySampleKSupports) {
   torch::manual_seed(3);
-  std::array<torch::Tensor, 3> f = {torch::randn({50, 4}), torch::randn({50, 6}), torch::randn({50, 3})};
+  PerModality<torch::Tensor> f = {torch::randn({50, 4}), torch::randn({50, 6}), torch::randn({50, 3})};
   auto ids = torch::arange(50, torch::kInt64);
-  std::array<IndexOptions, 3> opt;
+  PerModality<IndexOptions> opt(3);
   opt[1].metric = Metric::InnerProduct;
   LocalRetrieval backend(f, ids, opt);
   CurriculumOptions o;
@@ -154,14 +154,14 @@ namespace {
 TEST(Curriculum, PerModalityMetricChangesTheCurriculum) {
   // Text: the query points along x. Sample 1 is parallel to it but long (cosine 1,
   // far in L2); sample 2 is close in L2 but at 45°.
-  std::array<torch::Tensor, 3> f = {torch::zeros({3, 1}),
+  PerModality<torch::Tensor> f = {torch::zeros({3, 1}),
                                     torch::tensor({{1.f, 0.f}, {10.f, 0.f}, {1.f, 1.f}}),
                                     torch::zeros({3, 1})};
   auto ids = torch::arange(3, torch::kInt64);
-  std::array<IndexOptions, 3> l2, ip;
+  PerModality<IndexOptions> l2(3), ip(3);
   ip[1].metric = Metric::InnerProduct;
   LocalRetrieval by_l2(f, ids, l2), by_ip(f, ids, ip);
-  auto q = std::array<torch::Tensor, 3>{f[0].slice(0, 0, 1), f[1].slice(0, 0, 1), f[2].slice(0, 0, 1)};
+  auto q = PerModality<torch::Tensor>{f[0].slice(0, 0, 1), f[1].slice(0, 0, 1), f[2].slice(0, 0, 1)};
   auto nl = by_l2.search(1, q[1], 2);
   auto ni = by_ip.search(1, q[1], 2);
   EXPECT_TRUE(nl.ids[0].equal(torch::tensor({0, 2}, torch::kInt64)));

@@ -18,16 +18,17 @@ std::shared_ptr<Communicator> world() { return mpi_world(); }
 // global ids; the last `duplicates` rows repeat the first ones exactly, so equal
 // distances must resolve by id. Integer-valued features make every distance exact.
 struct Database {
-  std::array<torch::Tensor, 3> features;
+  PerModality<torch::Tensor> features;
   torch::Tensor ids;
-  std::array<IndexOptions, 3> options;
+  PerModality<IndexOptions> options = PerModality<IndexOptions>(3);
 };
 
 Database make_database(std::int64_t n, bool integer_valued, Metric text_metric,
                        std::int64_t duplicates = 12) {
   torch::manual_seed(11);
   Database db;
-  const std::array<std::int64_t, 3> dims{6, 5, 4};
+  db.features.resize(3);
+  const std::vector<std::int64_t> dims{6, 5, 4};
   for (int m = 0; m < 3; ++m) {
     auto f = integer_valued ? torch::randint(-3, 4, {n, dims[m]}).to(torch::kFloat32)
                             : torch::randn({n, dims[m]});
@@ -51,16 +52,18 @@ torch::Tensor my_rows(std::int64_t n, int rank, int size) {
   return torch::tensor(rows, torch::kInt64);
 }
 
-std::array<torch::Tensor, 3> select(const std::array<torch::Tensor, 3>& f, const torch::Tensor& rows) {
-  return {f[0].index_select(0, rows), f[1].index_select(0, rows), f[2].index_select(0, rows)};
+PerModality<torch::Tensor> select(const PerModality<torch::Tensor>& f, const torch::Tensor& rows) {
+  PerModality<torch::Tensor> out;
+  for (const auto& t : f) out.push_back(t.index_select(0, rows));
+  return out;
 }
 
 // Rank r's queries: (r * 5 + 3) % 11 of them (some ranks have none), half of them
 // copies of database rows (exact hits, ties with their duplicates).
-std::array<torch::Tensor, 3> my_queries(const Database& db, int rank, bool integer_valued) {
+PerModality<torch::Tensor> my_queries(const Database& db, int rank, bool integer_valued) {
   std::int64_t nq = (rank * 5 + 3) % 11;
   torch::manual_seed(100 + rank);
-  std::array<torch::Tensor, 3> q;
+  PerModality<torch::Tensor> q(3);
   for (int m = 0; m < 3; ++m) {
     auto d = db.features[m].size(1);
     q[m] = integer_valued ? torch::randint(-3, 4, {nq, d}).to(torch::kFloat32) : torch::randn({nq, d});
@@ -98,7 +101,7 @@ TEST(ShardedSearch, TiesGoToTheSmallerGlobalId) {
   // Every row identical: the top-k must be the k smallest ids, wherever they live.
   const std::int64_t n = 40;
   Database db;
-  for (int m = 0; m < 3; ++m) db.features[m] = torch::ones({n, 3});
+  for (int m = 0; m < 3; ++m) db.features.push_back(torch::ones({n, 3}));
   torch::manual_seed(3);
   db.ids = torch::randperm(n, torch::kInt64) * 2 + 1;
   auto rows = my_rows(n, comm->rank(), comm->size());
@@ -155,17 +158,17 @@ TEST(ShardedSearch, BadInputFailsOnEveryRankAndLeavesTheGroupUsable) {
 TEST(ShardedSearch, AnIdOnTwoRanksIsRejectedEverywhere) {
   auto comm = world();
   if (comm->size() < 2) GTEST_SKIP() << "needs two ranks";
-  std::array<torch::Tensor, 3> f{torch::ones({1, 2}), torch::ones({1, 2}), torch::ones({1, 2})};
+  PerModality<torch::Tensor> f{torch::ones({1, 2}), torch::ones({1, 2}), torch::ones({1, 2})};
   auto id = torch::tensor({std::int64_t{comm->rank() < 2 ? 9 : 10 + comm->rank()}});
-  EXPECT_THROW(ShardedRetrieval(comm, f, id, {}), Error);
+  EXPECT_THROW(ShardedRetrieval(comm, f, id, PerModality<IndexOptions>(3)), Error);
 }
 
 TEST(ShardedSearch, NanFeaturesOnOneRankAreRejectedEverywhere) {
   auto comm = world();
-  std::array<torch::Tensor, 3> f{torch::ones({1, 2}), torch::ones({1, 2}), torch::ones({1, 2})};
+  PerModality<torch::Tensor> f{torch::ones({1, 2}), torch::ones({1, 2}), torch::ones({1, 2})};
   if (comm->rank() == comm->size() - 1) f[2][0][1] = NAN;
   auto id = torch::tensor({std::int64_t{comm->rank()}});
-  EXPECT_THROW(ShardedRetrieval(comm, f, id, {}), Error);
+  EXPECT_THROW(ShardedRetrieval(comm, f, id, PerModality<IndexOptions>(3)), Error);
 }
 
 }  // namespace

@@ -65,12 +65,13 @@ CorpusSpec make_spec(const TinyCorpus& c) {
 
 CorpusBlock make_block(const TinyCorpus& c) {
   CorpusBlock b;
+  b.features.resize(3);
   std::int64_t row = 0;
   for (int s = 0; s < c.sequences; ++s) {
     int span = c.max_length - c.min_length + 1;
     int len = c.min_length + static_cast<int>((s * 5 + c.seed) % static_cast<std::uint64_t>(span));
     for (int u = 0; u < len; ++u, ++row) {
-      for (int m = 0; m < kNumModalities; ++m)
+      for (int m = 0; m < 3; ++m)
         for (std::int64_t k = 0; k < c.dims[m]; ++k)
           b.features[m].push_back(static_cast<float>(row * 0.01 + m * 100 + k + c.seed));
       if (c.task == Task::Classification)
@@ -83,7 +84,7 @@ CorpusBlock make_block(const TinyCorpus& c) {
       b.fold.push_back(static_cast<std::int8_t>(s % c.folds));
       b.speaker.push_back(static_cast<std::int8_t>(u % 2));
       b.planted_hardness.push_back(static_cast<float>((row % 10) / 10.0));
-      for (int m = 0; m < kNumModalities; ++m)
+      for (int m = 0; m < 3; ++m)
         b.planted_modality_hardness.push_back(static_cast<float>(((row + m) % 10) / 10.0));
     }
   }

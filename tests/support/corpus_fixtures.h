@@ -17,7 +17,7 @@ struct TinyCorpus {
   int min_length = 1;
   int max_length = 6;
   int classes = 4;
-  std::array<std::int64_t, kNumModalities> dims{5, 4, 3};
+  std::vector<std::int64_t> dims{5, 4, 3};
   int folds = 3;
   std::uint64_t seed = 7;
   Task task = Task::Classification;

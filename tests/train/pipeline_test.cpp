@@ -152,7 +152,7 @@ TEST(Pipeline, HardnessStaysWithItsUtteranceWhateverTheBatching) {
   FoldContext ctx_one(s_one, rows, plans[0], testing::temp_path("hb_fold_one"), local_world());
   torch::manual_seed(5);
   TeacherNet teacher(s_big.model);
-  std::array<torch::Tensor, 3> features = {rows.features[0], rows.features[1], rows.features[2]};
+  PerModality<torch::Tensor> features = {rows.features[0], rows.features[1], rows.features[2]};
   auto a = score_hardness(ctx_big, teacher, features);
   auto b = score_hardness(ctx_one, teacher, features);
   ASSERT_TRUE(a.rows.equal(b.rows));

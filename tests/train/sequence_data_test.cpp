@@ -20,7 +20,7 @@ TEST(SequenceData, BatchLayoutPadsAndPointsAtRows) {
 }
 
 TEST(SequenceData, GatherAppliesConditionAndZeroesPadding) {
-  std::array<torch::Tensor, 3> f = {torch::arange(8, torch::kFloat32).view({4, 2}) + 1,
+  PerModality<torch::Tensor> f = {torch::arange(8, torch::kFloat32).view({4, 2}) + 1,
                                     torch::ones({4, 3}), torch::ones({4, 1}) * 5};
   auto labels = torch::tensor({0, 1, 2, 3}, torch::kInt64);
   auto rows = torch::tensor({{3, 1}, {2, 0}}, torch::kInt64);

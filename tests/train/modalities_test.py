@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Modalities are data: corpora with two and four modalities train end to end.
+
+1. An audio/text corpus (as MSP-Podcast has) trains with its conditions a, t and at
+   (the default: every missing-modality condition and the complete one) on one
+   process, and under mpirun -np 2 in one group (data-parallel) and in groups of one;
+   with dropout 0 the results equal one process's (groups of one: byte for byte).
+2. A condition the corpus cannot have (v on audio/text) exits 2 and names the corpus's
+   modalities.
+3. Four modalities (audio, text, visual, physio; nothing is hard-coded to three):
+   selected conditions train and the report has them.
+Environment: HARDY_DIST_BIN, MPIEXEC.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ["HARDY_DIST_BIN"]
+MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
+METRIC_TOL = 0.02
+
+CONFIG = """
+[data]
+corpus = "{dir}/corpus.h5"
+folds = [0]
+{conditions}
+
+[synth]
+out = "{dir}/corpus.h5"
+modalities = {modalities}
+dims = {dims}
+dialogues = 25
+min_length = 4
+max_length = 10
+classes = 4
+folds = 5
+seed = 11
+
+[model]
+hidden = 16
+depth = 1
+heads = 2
+ff_hidden = 32
+decoder_hidden = 32
+dropout = 0.0
+
+[training]
+finetune_epochs = 2
+teacher_epochs = 3
+teacher_stage1_epochs = 1
+student_epochs = 3
+student_stage1_epochs = 1
+batch_size = 8
+lr = 1e-3
+threads = 1
+device = "cpu"
+
+[dist]
+timeout_s = 60
+"""
+
+
+def fail(message, output=""):
+    sys.exit(message + ("\n--- output ---\n" + output if output else ""))
+
+
+def run(args, np=1, expect=0):
+    cmd = [BIN] + args
+    if np > 1:
+        cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", str(np)] + cmd
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    if proc.returncode != expect:
+        fail("%s exited with %d (expected %d)" % (" ".join(cmd), proc.returncode, expect), proc.stdout)
+    return proc.stdout
+
+
+def corpus(work, name, modalities, dims, conditions=""):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    config = os.path.join(d, "config.toml")
+    with open(config, "w") as f:
+        f.write(CONFIG.format(dir=d, modalities=json.dumps(modalities), dims=json.dumps(dims),
+                              conditions=conditions))
+    run(["synth", "--config", config])
+    return d, config
+
+
+def conditions_of(out):
+    results = json.load(open(os.path.join(out, "results.json")))
+    return [c["condition"] for c in results["folds"][0]["conditions"]]
+
+
+def compare(a, b, label):
+    def numbers(x, path=""):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from numbers(v, path + "." + k)
+        elif isinstance(x, list):
+            for i, v in enumerate(x):
+                yield from numbers(v, "%s[%d]" % (path, i))
+        elif isinstance(x, (int, float)) and not isinstance(x, bool):
+            yield path, float(x)
+    ra = dict(numbers(json.load(open(os.path.join(a, "results.json")))))
+    rb = dict(numbers(json.load(open(os.path.join(b, "results.json")))))
+    if ra.keys() != rb.keys():
+        fail("%s: results.json differs in shape from one process" % label)
+    for key, va in ra.items():
+        vb = rb[key]
+        if va != va and vb != vb:
+            continue
+        tol = 0 if ("k_histogram" in key or key.endswith("epoch")) else METRIC_TOL
+        if not abs(va - vb) <= tol:
+            fail("%s: %s is %r, one process gave %r" % (label, key, vb, va))
+    print("%s: results within tolerance of one process" % label)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="hardy_modalities_")
+
+    # 1. audio + text
+    d, config = corpus(work, "at", ["audio", "text"], [12, 16])
+    inspect = run(["inspect", "--corpus", os.path.join(d, "corpus.h5")])
+    if "features:  audio 12, text 16 (float32)" not in inspect or "format_version 2" not in inspect:
+        fail("inspect does not show the two modalities of a format_version 2 corpus", inspect)
+    run(["validate", "--corpus", os.path.join(d, "corpus.h5")])
+    one = os.path.join(d, "np1")
+    log = run(["train", "--config", config, "--out", one])
+    if conditions_of(one) != ["a", "t", "at"]:
+        fail("an audio/text corpus must train conditions a, t, at by default, got %s" % conditions_of(one), log)
+    md = open(os.path.join(one, "results.md")).read()
+    if "(a = audio, t = text available)" not in md or "missing-modality conditions (a, t); at," not in md:
+        fail("results.md does not describe the audio/text conditions", md)
+    print("audio/text: trained a, t, at on one process")
+    for group_size in (2, 1):
+        out = os.path.join(d, "np2_g%d" % group_size)
+        run(["train", "--config", config, "--out", out, "--set", "dist.group_size=%d" % group_size], np=2)
+        compare(one, out, "audio/text, P = 2, dist.group_size = %d" % group_size)
+        if group_size == 1 and open(os.path.join(one, "results.json")).read() != \
+                open(os.path.join(out, "results.json")).read():
+            fail("audio/text, P = 2 in groups of one: results.json differs from one process")
+
+    # 2. a condition the corpus cannot have
+    bad = run(["train", "--config", config, "--out", os.path.join(d, "bad"), "--set", "data.conditions=[v]"],
+              expect=2)
+    if "audio (a), text (t)" not in bad or "'v'" not in bad:
+        fail("condition v on an audio/text corpus must name the corpus's modalities", bad)
+    print("condition v on audio/text: exit 2, names the modalities")
+
+    # 3. four modalities
+    d4, config4 = corpus(work, "atvp", ["audio", "text", "visual", "physio"], [6, 8, 5, 4],
+                         'conditions = ["a", "tp", "avp", "atvp"]')
+    out4 = os.path.join(d4, "np1")
+    log = run(["train", "--config", config4, "--out", out4])
+    if conditions_of(out4) != ["a", "tp", "avp", "atvp"]:
+        fail("four modalities: expected conditions a, tp, avp, atvp, got %s" % conditions_of(out4), log)
+    if not os.path.exists(os.path.join(out4, "fold0", "feature_net_physio.pt")):
+        fail("four modalities: no feature net for 'physio'", log)
+    print("four modalities: trained a, tp, avp, atvp")
+    print("ok")
+
+
+if __name__ == "__main__":
+    main()
