@@ -131,6 +131,7 @@ const std::vector<KeySpec>& config_schema() {
     key_real("training.lambda_mi", 0.001, 0, 1000, "weight λ_MI of the mutual-information loss (teacher stage 1)"),
     key_str ("training.support_label", "query", {"query", "own"}, "label of a support view: the query's (authors' code) or the support's own"),
     key_bool("training.merge_views", false, "one optimizer step per batch over all K+1 views instead of one per view"),
+    key_str ("training.class_weights", "none", {"none", "inverse_frequency"}, "classification losses of every stage: none, or each utterance weighted by N / (C · n_c) of its class over the fold's training labels (for imbalanced corpora)"),
     key_int ("training.seed", 42, 0, kMaxSeed, "random seed (initialisation, shuffling, dropout)"),
     key_str ("training.device", "auto", {"auto", "cpu", "cuda"}, "auto = CUDA when available, else CPU"),
     key_int ("training.threads", 0, 0, 1024, "intra-op threads per rank, 0 = cores / local ranks"),

@@ -120,6 +120,13 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
                          path);
   meta_.has_speaker = h5::has_dataset(f, "speaker");
   meta_.has_planted = h5::has_dataset(f, "planted_hardness");
+  if (meta_.has_planted && h5::has_dataset(f, "planted_modality_hardness")) {
+    auto shape = require_rows(f, path, "planted_modality_hardness", meta_.rows, 2);
+    HARDY_THROW_IF_NOT_MSG(shape[1] == meta_.modalities.size(),
+                           "corpus '{}': dataset 'planted_modality_hardness' has {} columns for the {} "
+                           "modalities {}; it needs one per modality",
+                           path, shape[1], meta_.modalities.size(), meta_.modalities.describe());
+  }
   if (meta_.has_split) require_rows(f, path, "split", meta_.rows, 1);
   if (meta_.has_fold) require_rows(f, path, "fold", meta_.rows, 1);
   if (meta_.has_speaker) require_rows(f, path, "speaker", meta_.rows, 1);

@@ -191,6 +191,14 @@ class Validator {
     auto fold = open_checked("fold", 1, H5T_INTEGER, false);
     auto speaker = open_checked("speaker", 1, H5T_INTEGER, false);
     auto planted = open_checked("planted_hardness", 1, H5T_FLOAT, false);
+    auto planted_modality = open_checked("planted_modality_hardness", 2, H5T_FLOAT, false);
+    if (planted_modality.valid()) {
+      const auto width = h5::dataset_shape(planted_modality.get())[1];
+      if (width != modalities_.size())
+        fail(fmt::format("dataset 'planted_modality_hardness' has {} columns but the corpus has {} modalities ({}); "
+                         "it needs one column per modality",
+                         width, modalities_.size(), modalities_.describe()));
+    }
     if (!h5::has_dataset(file_.get(), "split") && !h5::has_dataset(file_.get(), "fold"))
       fail("neither dataset 'split' nor 'fold' exists; one is needed to know what to train on");
     report_.rows = std::max<std::int64_t>(rows_, 0);

@@ -31,7 +31,7 @@ torch::Tensor mean_over_real(const torch::Tensor& value, const torch::Tensor& re
 }  // namespace
 
 torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& label,
-                                   const torch::Tensor& real) {
+                                   const torch::Tensor& real, const torch::Tensor& class_weights) {
   check_real(real, "masked_cross_entropy");
   check_bt(logits, real, "masked_cross_entropy", "logits");
   check_bt(label, real, "masked_cross_entropy", "label");
@@ -49,6 +49,11 @@ torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Ten
   // Padding logits are zeroed first so that NaN there cannot reach the gradient.
   auto clean = logits.masked_fill(~real.unsqueeze(-1), 0.0);
   auto nll = -torch::log_softmax(clean, -1).gather(-1, safe.unsqueeze(-1)).squeeze(-1);
+  if (class_weights.defined()) {
+    HARDY_THROW_IF_NOT_MSG(class_weights.dim() == 1 && class_weights.size(0) == classes,
+                           "masked_cross_entropy: {} class weights for {} classes", class_weights.numel(), classes);
+    nll = nll * class_weights.to(nll.device(), nll.scalar_type()).index_select(0, safe.reshape({-1})).view_as(nll);
+  }
   return mean_over_real(nll, real);
 }
 
@@ -67,8 +72,16 @@ torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& t
 }
 
 torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,
-                        const torch::Tensor& real, bool sentiment) {
-  return sentiment ? masked_mse(logits, label, real) : masked_cross_entropy(logits, label, real);
+                        const torch::Tensor& real, bool sentiment, const torch::Tensor& class_weights) {
+  return sentiment ? masked_mse(logits, label, real) : masked_cross_entropy(logits, label, real, class_weights);
+}
+
+torch::Tensor inverse_frequency_weights(const torch::Tensor& counts) {
+  auto n = counts.to(torch::kFloat64);
+  const auto present = (n > 0).sum().item<std::int64_t>();
+  HARDY_THROW_IF_NOT_MSG(present > 0, "class weights: no training label at all");
+  auto w = n.sum() / (static_cast<double>(present) * n.clamp_min(1));
+  return torch::where(n > 0, w, torch::zeros_like(w)).to(torch::kFloat32);
 }
 
 torch::Tensor per_utterance_reconstruction_error(const PerModality<torch::Tensor>& reconstruction,

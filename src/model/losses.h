@@ -11,9 +11,12 @@ namespace hardy {
 
 // Cross-entropy of logits [B, T, C] against int64 labels [B, T], averaged over the
 // real utterances (0 when there are none). Throws hardy::Error if a real utterance's
-// label is outside [0, C).
+// label is outside [0, C). With `class_weights` [C] (training.class_weights), each
+// utterance's term is multiplied by its class's weight before the same mean over
+// utterances (not divided by the sum of the weights, unlike torch's weighted CE: a
+// sum over ranks of shares of this mean is the mean of the whole batch).
 torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& label,
-                                   const torch::Tensor& real);
+                                   const torch::Tensor& real, const torch::Tensor& class_weights = {});
 
 // Squared error of predicted scores [B, T] or [B, T, 1] against float targets [B, T],
 // averaged over the real utterances (0 when there are none). Sentiment regression.
@@ -22,7 +25,12 @@ torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& t
 
 // masked_mse for sentiment scores, masked_cross_entropy for classes.
 torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,
-                        const torch::Tensor& real, bool sentiment);
+                        const torch::Tensor& real, bool sentiment, const torch::Tensor& class_weights = {});
+
+// training.class_weights = "inverse_frequency" (sklearn's "balanced"): for per-class
+// counts n_c of the training labels, w_c = N / (C' · n_c) with N = Σ n_c and C' the
+// classes with n_c > 0; w_c = 0 where n_c = 0. float32 [C].
+torch::Tensor inverse_frequency_weights(const torch::Tensor& counts);
 
 // Direct hardness Hd [B, T]: the mean over the MISSING modalities (available ==
 // false) of the reconstruction MSE averaged over that modality's dims,

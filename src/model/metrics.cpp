@@ -8,7 +8,7 @@ namespace {
 
 // Weighted F1 and mean recall from a confusion matrix counts[target][prediction].
 struct Summary {
-  double accuracy = 0.0, mean_recall = 0.0, weighted_f1 = 0.0;
+  double accuracy = 0.0, mean_recall = 0.0, weighted_f1 = 0.0, macro_f1 = 0.0;
 };
 
 Summary summarize(const std::vector<std::vector<std::int64_t>>& counts) {
@@ -24,20 +24,24 @@ Summary summarize(const std::vector<std::vector<std::int64_t>>& counts) {
     }
   Summary s;
   s.accuracy = static_cast<double>(correct) / static_cast<double>(total);
-  int present = 0;
+  int present = 0, labelled = 0;
   for (std::size_t c = 0; c < classes; ++c) {
-    if (support[c] == 0) continue;  // absent classes have no recall and zero weight
-    ++present;
+    if (support[c] == 0 && predicted[c] == 0) continue;  // in neither: not a label of this set
+    ++labelled;
     const double tp = static_cast<double>(counts[c][c]);
-    const double recall = tp / static_cast<double>(support[c]);
+    const double recall = support[c] > 0 ? tp / static_cast<double>(support[c]) : 0.0;
     const double precision = predicted[c] > 0 ? tp / static_cast<double>(predicted[c]) : 0.0;
     const double f1 =
         precision + recall > 0.0 ? 2.0 * precision * recall / (precision + recall) : 0.0;
+    s.macro_f1 += f1;
+    if (support[c] == 0) continue;  // absent classes have no recall and zero weight
+    ++present;
     s.mean_recall += recall;
     s.weighted_f1 += f1 * static_cast<double>(support[c]);
   }
   s.mean_recall /= present;
   s.weighted_f1 /= static_cast<double>(total);
+  s.macro_f1 /= labelled;
   return s;
 }
 
@@ -68,7 +72,9 @@ ClassificationMetrics classification_metrics(const std::vector<std::int64_t>& pr
     ++counts[t][p];
   }
   auto s = summarize(counts);
-  return {s.accuracy, s.mean_recall, s.weighted_f1};
+  ClassificationMetrics m{s.accuracy, s.mean_recall, s.weighted_f1, s.macro_f1, {}};
+  for (const auto& row : counts) m.confusion.insert(m.confusion.end(), row.begin(), row.end());
+  return m;
 }
 
 ClassificationMetrics classification_metrics(const torch::Tensor& predictions,

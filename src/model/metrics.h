@@ -12,6 +12,8 @@ struct ClassificationMetrics {
   double wa = 0.0;           // weighted accuracy = plain accuracy
   double ua = 0.0;           // unweighted accuracy: mean recall over classes present in targets
   double weighted_f1 = 0.0;  // per-class F1 weighted by true support (sklearn average="weighted")
+  double macro_f1 = 0.0;     // mean F1 over classes present in targets or predictions (sklearn average="macro")
+  std::vector<std::int64_t> confusion;  // classes × classes, row-major: [true class][predicted class]
 };
 
 // Predictions and targets are class ids in [0, classes); they must be equally long and

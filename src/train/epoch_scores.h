@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace hardy {
 
@@ -12,6 +13,10 @@ namespace hardy {
 struct EpochScores {
   std::int64_t epoch = 0;
   double valid_primary = NAN, valid_secondary = NAN, test_primary = NAN, test_secondary = NAN;
+  // Classification only (NaN / empty otherwise): macro-F1 on valid and test, weighted
+  // F1 on test, and the test confusion matrix, classes × classes, [true][predicted].
+  double valid_macro_f1 = NAN, test_macro_f1 = NAN, test_weighted_f1 = NAN;
+  std::vector<std::int64_t> test_confusion;
 };
 
 }  // namespace hardy

@@ -19,9 +19,14 @@ torch::Tensor normalise_rows(const torch::Tensor& x) {
 }
 
 // Utterance-level task loss for [N, outputs] predictions.
-torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& label, bool sentiment) {
+torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& label, bool sentiment,
+                             const torch::Tensor& class_weights) {
   if (sentiment) return torch::mse_loss(logits.squeeze(-1), label);
-  return torch::nn::functional::cross_entropy(logits, label);
+  if (!class_weights.defined()) return torch::nn::functional::cross_entropy(logits, label);
+  // Weighted terms, plain mean (as masked_cross_entropy): batch shares still add up.
+  namespace F = torch::nn::functional;
+  auto terms = F::cross_entropy(logits, label, F::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return (terms * class_weights.to(terms.device()).index_select(0, label)).mean();
 }
 
 FeatureNet train_feature_net(const FoldContext& ctx, int m) {
@@ -47,7 +52,7 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
         auto idx = timed(times.data_s, [&] { return torch::tensor(batch.local, torch::kInt64).to(s.device); });
         loss = timed(times.compute_s, [&] {
           return utterance_loss(net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
-                                s.sentiment) * batch.share();
+                                s.sentiment, ctx.class_weights) * batch.share();
         });
       }
       parallel.step(optimizer, loss);

@@ -1,6 +1,7 @@
 #include "train/fold_context.h"
 
 #include "core/error.h"
+#include "model/losses.h"
 
 #include <numeric>
 
@@ -39,6 +40,14 @@ FoldContext::FoldContext(const TrainSettings& s, const CorpusRows& rows, const F
   train_local.resize(plan.train.size());
   std::iota(train_local.begin(), train_local.end(), std::int64_t{0});
   table_is_global_ = is_identity(corpus.row);
+}
+
+void FoldContext::compute_class_weights() {
+  if (!settings.inverse_frequency_weights || settings.sentiment) return;
+  auto labels = corpus.label.index_select(0, train.rows());
+  auto counts = torch::bincount(labels, {}, settings.classes).to(torch::kFloat64);
+  comm->allreduce(counts, ReduceOp::Sum)->wait();
+  class_weights = inverse_frequency_weights(counts);
 }
 
 }  // namespace hardy

@@ -38,6 +38,9 @@ struct FoldContext {
   // Batches are drawn from the global list, so they do not depend on the rank count.
   std::vector<SequenceRun> global_train;
   std::vector<std::int64_t> train_local;
+  // training.class_weights over the fold's training labels (all ranks'), float32 [C];
+  // undefined when none (set by compute_class_weights).
+  torch::Tensor class_weights;
 
   // This rank's part of the fold (shard_fold), which must outlive the context.
   FoldContext(const TrainSettings& s, const FoldShard& shard, std::string d,
@@ -49,6 +52,9 @@ struct FoldContext {
   // True when row i of the table is global id i for every row (one rank, nothing
   // left out): supports can then be addressed directly, without an exchange.
   bool holds_everything() const { return table_is_global_; }
+  // Collective over `comm`: sets class_weights from every rank's training labels when
+  // the settings ask for them.
+  void compute_class_weights();
   int rank() const { return comm->rank(); }
   // Rank 0 writes checkpoints, artifacts and reports; every rank reads them.
   bool writes_files() const { return rank() == 0; }

@@ -142,6 +142,7 @@ std::unique_ptr<PreparedFold> prepare_fold(const RunScope& run, const RunInputs&
   auto fold = std::make_unique<PreparedFold>();
   fold->shard = shard_fold(in.reader, in.plans[f], run.comm->rank(), run.comm->size());
   fold->ctx = std::make_unique<FoldContext>(s, fold->shard, dir, run.comm);
+  fold->ctx->compute_class_weights();
   const auto& ctx = *fold->ctx;
   if (run.root()) fs::create_directories(dir);
   run.barrier();
@@ -288,10 +289,13 @@ CostCalibration calibrate(const RunScope& run, const RunInputs& in, const std::v
       const auto path = unit_record_path(in, unit);
       if (!fs::exists(path)) continue;
       const auto record = nlohmann::json::parse(read_file(path), nullptr, false);
-      if (!record.is_object() || !record.contains("seconds") || !record.contains("ranks")) continue;
+      if (!record.is_object() || !record.contains("seconds") || !record.contains("ranks") ||
+          !record.contains("modelled_one_rank_s"))
+        continue;
+      // Against what the model said when the unit ran (its settings may have changed).
       const int k = unit.kind == WorkUnit::Kind::Prepare ? 0 : 2;
       r[k] += record["seconds"].get<double>() * record["ranks"].get<double>();
-      r[k + 1] += unit.cost;
+      r[k + 1] += record["modelled_one_rank_s"].get<double>();
     }
   }
   run.comm->broadcast(ratios, 0)->wait();
@@ -462,7 +466,8 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
 
   // The units, and the groups of ranks that run them.
   auto units = plan_units(settings, train_rows(plans), calibrate(run, in, plan_units(settings, train_rows(plans))));
-  const auto pending = pending_units(run, in, units);
+  // A fresh start (output.resume = false) runs every unit, whatever the directory holds.
+  const auto pending = resume ? pending_units(run, in, units) : std::vector<bool>(units.size(), true);
   GroupSizeInputs sizing;
   sizing.world = world;
   sizing.units = 0;
@@ -474,7 +479,10 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
                           ? std::max(1, (launch.local_world + static_cast<int>(torch::cuda::device_count()) - 1) /
                                             std::max(1, static_cast<int>(torch::cuda::device_count())))
                           : launch.local_world;
-  sizing.rank_bytes = memory_per_rank(settings.device, sharing);
+  // Every rank must choose the same layout: the smallest memory of any rank decides.
+  auto rank_bytes = torch::tensor({memory_per_rank(settings.device, sharing)}, torch::kInt64);
+  run.comm->allreduce(rank_bytes, ReduceOp::Min)->wait();
+  sizing.rank_bytes = rank_bytes.item<std::int64_t>();
   const auto layout = plan_groups(config.string("dist.group_size"), sizing);
   const auto schedule = schedule_units(units, pending, layout.group_ranks);
   const auto to_run = static_cast<std::size_t>(std::count(pending.begin(), pending.end(), true));

@@ -248,11 +248,18 @@ std::string results_csv(const RunResults& results) {
 using Json = nlohmann::ordered_json;
 
 Json epoch_json(const EpochScores& e) {
-  return Json{{"epoch", e.epoch},
-              {"valid_primary", e.valid_primary},
-              {"valid_secondary", e.valid_secondary},
-              {"test_primary", e.test_primary},
-              {"test_secondary", e.test_secondary}};
+  Json j{{"epoch", e.epoch},
+         {"valid_primary", e.valid_primary},
+         {"valid_secondary", e.valid_secondary},
+         {"test_primary", e.test_primary},
+         {"test_secondary", e.test_secondary}};
+  if (!e.test_confusion.empty() || !std::isnan(e.test_macro_f1)) {  // classification
+    j["valid_macro_f1"] = e.valid_macro_f1;
+    j["test_macro_f1"] = e.test_macro_f1;
+    j["test_weighted_f1"] = e.test_weighted_f1;
+    j["test_confusion"] = e.test_confusion;  // classes × classes, row-major [true][predicted]
+  }
+  return j;
 }
 
 Json condition_json(const ConditionResult& c) {

@@ -60,7 +60,10 @@ RunMonitor::RunMonitor(std::string dir, int rank, int world, int group, bool lea
 }
 
 RunMonitor::~RunMonitor() {
-  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);  // so the thread cannot miss the wake-up
+    stop_ = true;
+  }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -73,12 +76,21 @@ void RunMonitor::run() {
   while (!stop_) {
     wake_.wait_for(lock, std::chrono::duration<double>(period_s_), [this] { return stop_.load(); });
     if (stop_) break;
-    beat();
-    const double now = steady_now();
-    watch(now);
-    if (rank_ == 0 && now - last_progress_s_ >= kProgressEvery_s) {
-      last_progress_s_ = now;
-      log::info("{}", progress_line());
+    try {
+      beat();
+      const double now = steady_now();
+      watch(now);
+      if (rank_ == 0 && now - last_progress_s_ >= kProgressEvery_s) {
+        last_progress_s_ = now;
+        log::info("{}", progress_line());
+      }
+    } catch (const std::exception& e) {
+      // Nothing may escape a thread (std::terminate, no message): say it, end the job.
+      log::error("rank {}: the heartbeat under '{}/progress' failed: {}. Aborting the job; re-run to "
+                 "finish the units that did not finish.",
+                 rank_, dir_, e.what());
+      log::flush();
+      std::_Exit(kExitPeerLost);
     }
   }
 }

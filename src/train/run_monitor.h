@@ -9,6 +9,9 @@
 // A heartbeat unchanged for dist.timeout_s of the watcher's clock ends the job with
 // kExitPeerLost and a message naming the rank, as a collective time-out does. The
 // files are compared by content, never by time stamps, so hosts need no common clock.
+// The heartbeat is this thread's, so it catches a rank that died, was stopped or lost
+// its host; a rank whose main thread hangs while the process lives is caught by its
+// group's collectives when the group has other ranks, not by the heartbeat.
 //
 // Progress: each group's first rank writes progress/group<g>.json (the unit it runs,
 // the units it finished with their seconds); rank 0 reads them every
@@ -50,7 +53,7 @@ class RunMonitor {
   void group_finished();
 
   // Every rank: returns once `ready()` is true, polling it; `what` is for the log.
-  // A lost rank meanwhile ends the job (the heartbeat thread), so this never hangs.
+  // A dead, stopped or unreachable rank meanwhile ends the job (the heartbeat thread).
   void wait_until(const std::function<bool()>& ready, const std::string& what) const;
   // True when every group's status says finished.
   bool all_groups_finished() const;

@@ -40,6 +40,7 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.lambda_mi = c.real("training.lambda_mi");
   s.support_label_own = c.string("training.support_label") == "own";
   s.merge_views = c.boolean("training.merge_views");
+  s.inverse_frequency_weights = c.string("training.class_weights") == "inverse_frequency" && !s.sentiment;
   s.seed = static_cast<std::uint64_t>(c.integer("training.seed"));
 
   s.hardness.alpha = c.real("hardness.alpha");
@@ -113,8 +114,9 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
 }
 
 std::string TrainSettings::feature_key() const {
-  return fmt::format("features:{}:{}:{}:{}:{}", finetune_features, finetune_epochs, finetune_lr,
-                     seed, model.outputs);
+  // Class weights change every stage's loss; "none" leaves the keys as they were.
+  return fmt::format("features:{}:{}:{}:{}:{}{}", finetune_features, finetune_epochs, finetune_lr,
+                     seed, model.outputs, inverse_frequency_weights ? ":inverse_frequency" : "");
 }
 
 std::string TrainSettings::teacher_key() const {

@@ -32,6 +32,7 @@ struct TrainSettings {
   double lr = 1e-4, weight_decay = 1e-5, lambda_mi = 0.001;
   bool support_label_own = false;  // training.support_label = "own"
   bool merge_views = false;
+  bool inverse_frequency_weights = false;  // training.class_weights = "inverse_frequency"
   std::uint64_t seed = 42;
 
   HardnessOptions hardness;

@@ -20,8 +20,15 @@ namespace hardy {
 namespace {
 
 
-// (primary, secondary) = (WA, UA) or (Acc, weighted F1) of `net` on `set` under `keep`.
-std::pair<double, double> evaluate(StudentNet& net, const FoldContext& ctx,
+// What evaluate() measures on one set.
+struct SplitScores {
+  double primary = NAN, secondary = NAN;     // (WA, UA) or (Acc, weighted F1)
+  double macro_f1 = NAN, weighted_f1 = NAN;  // classification
+  std::vector<std::int64_t> confusion;       // classification: [true][predicted]
+};
+
+// The scores of `net` on `set` under `keep`.
+SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
                                    const PerModality<torch::Tensor>& features,
                                    const SequenceSet& set, const std::vector<bool>& keep) {
   const auto& s = ctx.settings;
@@ -44,7 +51,7 @@ std::pair<double, double> evaluate(StudentNet& net, const FoldContext& ctx,
                                  : torch::stack({torch::cat(predicted).to(torch::kFloat64),
                                                  torch::cat(target).to(torch::kFloat64)}, 1);
   pairs = gather_rows(ctx, pairs);
-  if (pairs.size(0) == 0) return {NAN, NAN};
+  if (pairs.size(0) == 0) return {};
   auto p = pairs.select(1, 0).contiguous(), t = pairs.select(1, 1).contiguous();
   if (!s.sentiment) {
     p = p.to(torch::kInt64);
@@ -55,10 +62,19 @@ std::pair<double, double> evaluate(StudentNet& net, const FoldContext& ctx,
   }
   if (s.sentiment) {
     auto m = sentiment_metrics(p, t);
-    return {m.accuracy, m.weighted_f1};
+    return {m.accuracy, m.weighted_f1, NAN, NAN, {}};
   }
   auto m = classification_metrics(p, t, s.classes);
-  return {m.wa, m.ua};
+  return {m.wa, m.ua, m.macro_f1, m.weighted_f1, m.confusion};
+}
+
+EpochScores epoch_scores(std::int64_t epoch, const SplitScores& valid, const SplitScores& test) {
+  EpochScores e{epoch, valid.primary, valid.secondary, test.primary, test.secondary};
+  e.valid_macro_f1 = valid.macro_f1;
+  e.test_macro_f1 = test.macro_f1;
+  e.test_weighted_f1 = test.weighted_f1;
+  e.test_confusion = test.confusion;
+  return e;
 }
 
 // Features and labels stage 2 reads, and each row's supports as rows of them.
@@ -102,8 +118,16 @@ SupportTable support_table(const FoldContext& ctx, const PerModality<torch::Tens
 
 }  // namespace
 
+// Columns of the history tensor: epoch, the four primary/secondary scores, then (since
+// macro-F1 was added) valid and test macro-F1, test weighted F1 and the test confusion
+// matrix. Histories of five columns, from earlier runs, still load.
+constexpr std::int64_t kScoreColumns = 5, kMetricColumns = 8;
+
 torch::Tensor scores_to_tensor(const std::vector<EpochScores>& h) {
-  auto t = torch::zeros({static_cast<std::int64_t>(h.size()), 5}, torch::kFloat64);
+  std::size_t confusion = 0;
+  for (const auto& e : h) confusion = std::max(confusion, e.test_confusion.size());
+  auto t = torch::full({static_cast<std::int64_t>(h.size()), kMetricColumns + static_cast<std::int64_t>(confusion)},
+                       NAN, torch::kFloat64);
   auto a = t.accessor<double, 2>();
   for (size_t i = 0; i < h.size(); ++i) {
     a[i][0] = static_cast<double>(h[i].epoch);
@@ -111,6 +135,11 @@ torch::Tensor scores_to_tensor(const std::vector<EpochScores>& h) {
     a[i][2] = h[i].valid_secondary;
     a[i][3] = h[i].test_primary;
     a[i][4] = h[i].test_secondary;
+    a[i][5] = h[i].valid_macro_f1;
+    a[i][6] = h[i].test_macro_f1;
+    a[i][7] = h[i].test_weighted_f1;
+    for (std::size_t k = 0; k < h[i].test_confusion.size(); ++k)
+      a[i][kMetricColumns + static_cast<std::int64_t>(k)] = static_cast<double>(h[i].test_confusion[k]);
   }
   return t;
 }
@@ -118,9 +147,21 @@ torch::Tensor scores_to_tensor(const std::vector<EpochScores>& h) {
 std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t) {
   std::vector<EpochScores> h;
   auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();  // host reads below
+  HARDY_THROW_IF_NOT_MSG(c.dim() == 2 && (c.size(1) == kScoreColumns || c.size(1) >= kMetricColumns),
+                         "an epoch history must be [epochs, {}] or [epochs, {} + confusion], got {}",
+                         kScoreColumns, kMetricColumns, c.sizes());
   auto a = c.accessor<double, 2>();
-  for (std::int64_t r = 0; r < c.size(0); ++r)
-    h.push_back(EpochScores{static_cast<std::int64_t>(a[r][0]), a[r][1], a[r][2], a[r][3], a[r][4]});
+  for (std::int64_t r = 0; r < c.size(0); ++r) {
+    EpochScores e{static_cast<std::int64_t>(a[r][0]), a[r][1], a[r][2], a[r][3], a[r][4]};
+    if (c.size(1) >= kMetricColumns) {
+      e.valid_macro_f1 = a[r][5];
+      e.test_macro_f1 = a[r][6];
+      e.test_weighted_f1 = a[r][7];
+      for (std::int64_t k = kMetricColumns; k < c.size(1); ++k)
+        if (!std::isnan(a[r][k])) e.test_confusion.push_back(static_cast<std::int64_t>(a[r][k]));
+    }
+    h.push_back(e);
+  }
   return h;
 }
 
@@ -172,9 +213,9 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
         });
         auto loss = timed(times.compute_s, [&] {
           auto out = net->forward(batch);
-          auto l = task_loss(out.modality_logits[0], batch.label, real, s.sentiment);
+          auto l = task_loss(out.modality_logits[0], batch.label, real, s.sentiment, ctx.class_weights);
           for (std::size_t m = 1; m < out.modality_logits.size(); ++m)
-            l = l + task_loss(out.modality_logits[m], batch.label, real, s.sentiment);
+            l = l + task_loss(out.modality_logits[m], batch.label, real, s.sentiment, ctx.class_weights);
           return l * share.share();
         });
         parallel.step(optimizer, loss);
@@ -194,7 +235,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
         });
         auto loss = timed(times.compute_s, [&] {
           auto out = net->forward(view);
-          return (task_loss(out.joint_logits, view.label, real, s.sentiment) +
+          return (task_loss(out.joint_logits, view.label, real, s.sentiment, ctx.class_weights) +
                   reconstruction_loss(out.reconstruction, truth.x, view.available, real)) *
                  share.share();
         });
@@ -208,10 +249,11 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     const double loss = parallel.epoch_loss();
     std::string extra;
     if (!stage1 || epoch + 1 == s.student_epochs) {
-      auto [vp, vs] = evaluate(net, ctx, features, ctx.valid, keep);
-      auto [tp, ts] = evaluate(net, ctx, features, ctx.test, keep);
-      history.push_back(EpochScores{epoch + 1, vp, vs, tp, ts});
-      extra = fmt::format("valid {:.4f}/{:.4f} test {:.4f}/{:.4f}", vp, vs, tp, ts);
+      history.push_back(epoch_scores(epoch + 1, evaluate(net, ctx, features, ctx.valid, keep),
+                                     evaluate(net, ctx, features, ctx.test, keep)));
+      const auto& e = history.back();
+      extra = fmt::format("valid {:.4f}/{:.4f} test {:.4f}/{:.4f}", e.valid_primary, e.valid_secondary,
+                          e.test_primary, e.test_secondary);
     }
     CheckpointState state{epoch + 1, {}};
     state.extra["history"] = scores_to_tensor(history);
@@ -220,9 +262,8 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
                    train_utterances(ctx) * (stage1 ? 1 : views), extra);
   }
   if (history.empty()) {  // zero epochs configured: evaluate the untrained network
-    auto [vp, vs] = evaluate(net, ctx, features, ctx.valid, keep);
-    auto [tp, ts] = evaluate(net, ctx, features, ctx.test, keep);
-    history.push_back(EpochScores{0, vp, vs, tp, ts});
+    history.push_back(epoch_scores(0, evaluate(net, ctx, features, ctx.valid, keep),
+                                   evaluate(net, ctx, features, ctx.test, keep)));
   }
   return history;
 }

@@ -68,10 +68,10 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
           auto mean_terms = reconstruction_loss(out.reconstruction, truth.x, device_batch.available, real);
           torch::Tensor sum_terms;
           if (stage1) {
-            for (const auto& logits : out.modality_logits) mean_terms = mean_terms + task_loss(logits, label, real, s.sentiment);
+            for (const auto& logits : out.modality_logits) mean_terms = mean_terms + task_loss(logits, label, real, s.sentiment, ctx.class_weights);
             sum_terms = s.lambda_mi * mi_loss(out.mi, real);
           } else {
-            mean_terms = mean_terms + task_loss(out.joint_logits, label, real, s.sentiment);
+            mean_terms = mean_terms + task_loss(out.joint_logits, label, real, s.sentiment, ctx.class_weights);
           }
           auto weighted = mean_terms * share.share();
           return sum_terms.defined() ? weighted + sum_terms : weighted;

@@ -251,3 +251,30 @@ TEST(MiLoss, IsMinusTheMeanOverPairsSummedOverRealUtterances) {
 
 }  // namespace
 }  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// training.class_weights = "inverse_frequency": counts 6, 2, 0, 4 of N = 12 over the
+// three classes present -> w = 12 / (3 n_c) = 2/3, 2, 0, 1.
+TEST(ClassWeights, InverseFrequencyByHand) {
+  auto w = inverse_frequency_weights(torch::tensor({6.0, 2.0, 0.0, 4.0}));
+  EXPECT_TRUE(torch::allclose(w, torch::tensor({2.0f / 3.0f, 2.0f, 0.0f, 1.0f})));
+  EXPECT_THROW(inverse_frequency_weights(torch::zeros({3})), Error);
+}
+
+// Each real utterance's CE times its class weight, then the plain mean over real
+// utterances (padding ignored).
+TEST(ClassWeights, WeightedCrossEntropyIsTheMeanOfWeightedTerms) {
+  auto logits = torch::tensor({0.0f, 0.0f, 2.0f, 0.0f, 1.0f, 1.0f}).reshape({1, 3, 2});
+  auto label = torch::tensor({0, 0, 1}, torch::kLong).reshape({1, 3});
+  auto real = torch::tensor({true, true, false}).reshape({1, 3});
+  auto weights = torch::tensor({3.0f, 0.5f});
+  const double ce0 = std::log(2.0), ce1 = std::log(1.0 + std::exp(-2.0));
+  EXPECT_NEAR(scalar(masked_cross_entropy(logits, label, real)), (ce0 + ce1) / 2, 1e-6);
+  EXPECT_NEAR(scalar(masked_cross_entropy(logits, label, real, weights)), 3.0 * (ce0 + ce1) / 2, 1e-5);
+  EXPECT_THROW(masked_cross_entropy(logits, label, real, torch::ones({3})), Error);
+}
+
+}  // namespace
+}  // namespace hardy

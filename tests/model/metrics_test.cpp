@@ -16,6 +16,8 @@ namespace {
 // class 2: support 2, predicted 2 (2,6),     tp 1 -> P 1/2, R 1/2, F1 = 1/2
 // UA = (2/3 + 2/3 + 1/2) / 3 = 11/18
 // weighted F1 = (3 * 4/7 + 3 * 4/5 + 2 * 1/2) / 8 = 179/280
+// macro F1 = (4/7 + 4/5 + 1/2) / 3 = 131/210
+// confusion [true][predicted] = [2 0 1; 1 2 0; 1 0 1]
 const std::vector<std::int64_t> kTargets = {0, 0, 0, 1, 1, 1, 2, 2};
 const std::vector<std::int64_t> kPredictions = {0, 0, 2, 1, 0, 1, 2, 0};
 
@@ -24,6 +26,18 @@ TEST(ClassificationMetrics, HandExample) {
   EXPECT_NEAR(m.wa, 5.0 / 8.0, 1e-12);
   EXPECT_NEAR(m.ua, 11.0 / 18.0, 1e-12);
   EXPECT_NEAR(m.weighted_f1, 179.0 / 280.0, 1e-12);
+  EXPECT_NEAR(m.macro_f1, 131.0 / 210.0, 1e-12);
+  EXPECT_EQ(m.confusion, (std::vector<std::int64_t>{2, 0, 1, 1, 2, 0, 1, 0, 1}));
+}
+
+// A class predicted but absent from the targets counts in macro-F1 (F1 0), as in
+// sklearn, and not in UA: targets 0 0 1, predictions 0 2 1 ->
+// class 0: P 1, R 1/2, F1 2/3; class 1: F1 1; class 2: F1 0; macro = 5/9; UA = 3/4.
+TEST(ClassificationMetrics, MacroF1CountsPredictedOnlyClasses) {
+  auto m = classification_metrics(std::vector<std::int64_t>{0, 2, 1}, std::vector<std::int64_t>{0, 0, 1}, 4);
+  EXPECT_NEAR(m.macro_f1, 5.0 / 9.0, 1e-12);
+  EXPECT_NEAR(m.ua, 3.0 / 4.0, 1e-12);
+  EXPECT_EQ(m.confusion.size(), 16u);
 }
 
 TEST(ClassificationMetrics, TensorsGiveTheSameResult) {

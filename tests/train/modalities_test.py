@@ -5,6 +5,8 @@
    (the default: every missing-modality condition and the complete one) on one
    process, and under mpirun -np 2 in one group (data-parallel) and in groups of one;
    with dropout 0 the results equal one process's (groups of one: byte for byte).
+   Its results carry macro-F1 and the confusion matrix; training.class_weights =
+   inverse_frequency changes the training and stays exact at P = 2.
 2. A condition the corpus cannot have (v on audio/text) exits 2 and names the corpus's
    modalities.
 3. Four modalities (audio, text, visual, physio; nothing is hard-coded to three):
@@ -140,6 +142,20 @@ def main():
         if group_size == 1 and open(os.path.join(one, "results.json")).read() != \
                 open(os.path.join(out, "results.json")).read():
             fail("audio/text, P = 2 in groups of one: results.json differs from one process")
+
+    # Classification reports macro-F1, weighted F1 and the confusion matrix per epoch.
+    epoch = json.load(open(os.path.join(one, "results.json")))["folds"][0]["conditions"][0]["epochs"][-1]
+    if not (0 <= epoch.get("test_macro_f1", -1) <= 1 and len(epoch.get("test_confusion", [])) == 16):
+        fail("results.json lacks test_macro_f1 or a 4 x 4 test_confusion: %r" % epoch)
+    # Class weights (inverse frequency) change the training, stay exact data-parallel.
+    weighted = os.path.join(d, "weighted_np1")
+    run(["train", "--config", config, "--out", weighted, "--set", "training.class_weights=inverse_frequency"])
+    if open(os.path.join(weighted, "results.json")).read() == open(os.path.join(one, "results.json")).read():
+        fail("training.class_weights = inverse_frequency changed nothing")
+    weighted2 = os.path.join(d, "weighted_np2")
+    run(["train", "--config", config, "--out", weighted2, "--set", "training.class_weights=inverse_frequency",
+         "--set", "dist.group_size=2"], np=2)
+    compare(weighted, weighted2, "audio/text, class weights, P = 2 in one group")
 
     # 2. a condition the corpus cannot have
     bad = run(["train", "--config", config, "--out", os.path.join(d, "bad"), "--set", "data.conditions=[v]"],
