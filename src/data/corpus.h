@@ -47,6 +47,7 @@ struct SequenceRun {
   std::int64_t count = 0;
   std::int8_t split = -1;  // split of its first row (-1 when the corpus has no split)
   std::int8_t fold = -1;   // fold of its first row (-1 when the corpus has no fold)
+  std::int32_t speaker = -1;  // speaker id of its first row (-1 unknown, or no speaker dataset)
 };
 
 // Rows [begin, end) of the corpus.
@@ -67,7 +68,7 @@ struct CorpusRows {
   torch::Tensor row;         // int64 [n]: global row id of each row
   torch::Tensor split;       // int8 [n]
   torch::Tensor fold;        // int8 [n]
-  torch::Tensor speaker;     // int8 [n]
+  torch::Tensor speaker;     // int32 [n]: speaker id, -1 unknown
   torch::Tensor planted_hardness;           // float32 [n]
   torch::Tensor planted_modality_hardness;  // float32 [n, M]
 

@@ -146,6 +146,11 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
     return values;
   };
   if (meta_.has_split) attach("split", &SequenceRun::split);
+  if (meta_.has_speaker) {
+    auto speakers = h5::read_vector<std::int32_t>(h5::open_dataset(f, "speaker", path).get(), H5T_NATIVE_INT32,
+                                                  what + ", dataset speaker");
+    for (auto& s : sequences_) s.speaker = speakers[static_cast<size_t>(s.begin)];
+  }
   if (meta_.has_fold) {
     auto folds = attach("fold", &SequenceRun::fold);
     meta_.folds = folds.empty() ? 0 : 1 + *std::max_element(folds.begin(), folds.end());
@@ -190,7 +195,7 @@ CorpusRows CorpusReader::read_rows(const std::vector<RowRange>& ranges,
   if (meta_.has_fold)
     rows.fold = read_ranges(f, p, "fold", ranges, 1, torch::kInt8, H5T_NATIVE_INT8, false);
   if (meta_.has_speaker)
-    rows.speaker = read_ranges(f, p, "speaker", ranges, 1, torch::kInt8, H5T_NATIVE_INT8, false);
+    rows.speaker = read_ranges(f, p, "speaker", ranges, 1, torch::kInt32, H5T_NATIVE_INT32, false);
   if (meta_.has_planted) {
     rows.planted_hardness =
         read_ranges(f, p, "planted_hardness", ranges, 1, torch::kFloat32, H5T_NATIVE_FLOAT, false);

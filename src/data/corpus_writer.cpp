@@ -95,7 +95,7 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
   if (spec.with_split) add_column("split", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::split));
   if (spec.with_fold) add_column("fold", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::fold));
   if (spec.with_speaker)
-    add_column("speaker", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::speaker));
+    add_column("speaker", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, vec(&CorpusBlock::speaker));
   if (spec.with_planted) {
     add_column("planted_hardness", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0,
                vec(&CorpusBlock::planted_hardness));

@@ -42,7 +42,7 @@ struct CorpusBlock {
   std::vector<std::int32_t> position;
   std::vector<std::int8_t> split;
   std::vector<std::int8_t> fold;
-  std::vector<std::int8_t> speaker;
+  std::vector<std::int32_t> speaker;  // speaker id, -1 unknown
   std::vector<float> planted_hardness;
   std::vector<float> planted_modality_hardness;  // rows × M
 

@@ -109,7 +109,7 @@ class DialogueGenerator {
       block.position.push_back(static_cast<std::int32_t>(u));
       block.split.push_back(split);
       block.fold.push_back(fold);
-      block.speaker.push_back(static_cast<std::int8_t>(speaker));
+      block.speaker.push_back(static_cast<std::int32_t>(speaker));
       block.planted_hardness.push_back(mean_hardness);
       block.planted_modality_hardness.insert(block.planted_modality_hardness.end(),
                                              hardness.begin(), hardness.end());

@@ -211,10 +211,10 @@ class Validator {
     if (split.valid()) check_split(split.get(), seq);
     if (fold.valid()) check_fold(fold.get(), seq);
     if (speaker.valid()) {
-      RowDefect bad("dataset 'speaker' has values other than -1, 0, 1");
-      auto v = h5::read_vector<std::int32_t>(speaker.get(), H5T_NATIVE_INT32, "speaker");
+      RowDefect bad("dataset 'speaker' has values below -1 (speaker ids are >= 0, -1 = unknown)");
+      auto v = h5::read_vector<std::int64_t>(speaker.get(), H5T_NATIVE_INT64, "speaker");
       for (size_t i = 0; i < v.size(); ++i)
-        if (v[i] < -1 || v[i] > 1) bad.add(static_cast<std::int64_t>(i));
+        if (v[i] < -1 || v[i] > 2147483647) bad.add(static_cast<std::int64_t>(i));
       bad.flush_into(report_.defects);
     }
     if (planted.valid()) {

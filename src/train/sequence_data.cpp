@@ -11,11 +11,32 @@ namespace hardy {
 
 namespace {
 
-// Moves every 10th sequence of `train` into `valid` (a validation set for corpora
-// that have none, such as the IEMOCAP pickles).
-void carve_valid(std::vector<SequenceRun>& train, std::vector<SequenceRun>& valid) {
+// A validation set for corpora that have none, such as the IEMOCAP pickles. By
+// sequence: every 10th training sequence. By speaker: every 10th of the training
+// sequences' speakers in ascending id order (a sequence counts as its first row's
+// speaker; unknown speakers, -1, stay in training), so validation and training
+// speakers are disjoint when each sequence has one speaker (MSP-Podcast's turns).
+void carve_valid(std::vector<SequenceRun>& train, std::vector<SequenceRun>& valid, ValidFrom from,
+                 const std::string& where) {
   std::vector<SequenceRun> kept;
-  for (size_t i = 0; i < train.size(); ++i) (i % 10 == 9 ? valid : kept).push_back(train[i]);
+  if (from == ValidFrom::Sequences) {
+    for (size_t i = 0; i < train.size(); ++i) (i % 10 == 9 ? valid : kept).push_back(train[i]);
+  } else {
+    std::vector<std::int32_t> speakers;
+    for (const auto& s : train)
+      if (s.speaker >= 0) speakers.push_back(s.speaker);
+    std::sort(speakers.begin(), speakers.end());
+    speakers.erase(std::unique(speakers.begin(), speakers.end()), speakers.end());
+    HARDY_THROW_IF_NOT_MSG(speakers.size() >= 2,
+                           "{}: data.valid_from = \"speakers\" needs at least 2 known training speakers, "
+                           "found {} (does the corpus have a 'speaker' dataset?); use \"sequences\"",
+                           where, speakers.size());
+    std::vector<std::int32_t> held;
+    for (size_t i = 0; i < speakers.size(); ++i)
+      if (i % 10 == 9 || (speakers.size() < 10 && i + 1 == speakers.size())) held.push_back(speakers[i]);
+    for (const auto& s : train)
+      (std::binary_search(held.begin(), held.end(), s.speaker) ? valid : kept).push_back(s);
+  }
   train.swap(kept);
 }
 
@@ -23,7 +44,7 @@ void carve_valid(std::vector<SequenceRun>& train, std::vector<SequenceRun>& vali
 
 std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<SequenceRun>& sequences,
                                  const std::string& protocol,
-                                 const std::vector<std::int64_t>& folds) {
+                                 const std::vector<std::int64_t>& folds, ValidFrom valid_from) {
   const bool use_folds = protocol == "folds" || (protocol == "auto" && meta.has_fold);
   HARDY_THROW_IF_NOT_MSG(!use_folds || meta.has_fold,
                          "data.protocol = \"folds\" but corpus '{}' has no fold dataset; use "
@@ -38,7 +59,7 @@ std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<Seque
     p.name = "split";
     for (const auto& s : sequences)
       (s.split == kTrain ? p.train : s.split == kValid ? p.valid : p.test).push_back(s);
-    if (p.valid.empty()) carve_valid(p.train, p.valid);
+    if (p.valid.empty()) carve_valid(p.train, p.valid, valid_from, meta.path);
     plans.push_back(std::move(p));
   } else {
     std::vector<std::int64_t> chosen = folds;
@@ -59,7 +80,7 @@ std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<Seque
         else
           p.train.push_back(s);
       }
-      if (p.valid.empty()) carve_valid(p.train, p.valid);
+      if (p.valid.empty()) carve_valid(p.train, p.valid, valid_from, meta.path + ", " + p.name);
       plans.push_back(std::move(p));
     }
   }

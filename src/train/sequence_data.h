@@ -25,11 +25,16 @@ struct FoldPlan {
 
 // Leave-one-fold-out when `protocol` is "folds" (or "auto" and the corpus has folds):
 // test = fold f; valid = the train folds' sequences with split = valid, or when
-// there are none every 10th train sequence; train = the rest. "split": the
+// there are none every 10th train sequence (or, with ValidFrom::Speakers, the
+// sequences of every 10th training speaker); train = the rest. "split": the
 // corpus' train/valid/test split (valid carved the same way when empty).
 // `folds` selects folds (empty = all).
+// Where a validation set comes from when the corpus has none (data.valid_from).
+enum class ValidFrom { Sequences, Speakers };
+
 std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<SequenceRun>& sequences,
-                                 const std::string& protocol, const std::vector<std::int64_t>& folds);
+                                 const std::string& protocol, const std::vector<std::int64_t>& folds,
+                                 ValidFrom valid_from = ValidFrom::Sequences);
 
 // One rank's part of a fold: its train, valid and test sequences (each set sharded
 // separately, whole sequences, balanced by rows, as in data/sharding.h) read from

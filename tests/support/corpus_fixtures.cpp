@@ -82,7 +82,7 @@ CorpusBlock make_block(const TinyCorpus& c) {
       b.position.push_back(u);
       b.split.push_back(static_cast<std::int8_t>(s % 5 == 3 ? kValid : (s % 5 == 4 ? kTest : kTrain)));
       b.fold.push_back(static_cast<std::int8_t>(s % c.folds));
-      b.speaker.push_back(static_cast<std::int8_t>(u % 2));
+      b.speaker.push_back(static_cast<std::int32_t>(u % 2));
       b.planted_hardness.push_back(static_cast<float>((row % 10) / 10.0));
       for (int m = 0; m < 3; ++m)
         b.planted_modality_hardness.push_back(static_cast<float>(((row + m) % 10) / 10.0));

@@ -2,7 +2,11 @@
 // that pairs every utterance with its own values.
 #include "train/sequence_data.h"
 
+#include "core/error.h"
+
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace hardy {
 namespace {
@@ -53,6 +57,45 @@ TEST(SequenceData, EpochOrderIsAFixedPermutationPerEpoch) {
   auto batches = make_batches(a, 16);
   ASSERT_EQ(batches.size(), 4u);
   EXPECT_EQ(batches.back().size(), 2u);
+}
+
+}  // namespace
+}  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// 40 one-utterance sequences (MSP-Podcast's turns) of 20 speakers, two each, in
+// split train (no valid split): by speaker, every 10th speaker's sequences become
+// validation, and no validation speaker is left in training.
+TEST(SequenceData, ValidationBySpeakerKeepsSpeakersDisjoint) {
+  CorpusMeta meta;
+  meta.path = "msp.h5";
+  meta.has_split = true;
+  meta.rows = 40;
+  std::vector<SequenceRun> sequences;
+  for (std::int64_t i = 0; i < 40; ++i) {
+    SequenceRun s;
+    s.id = i;
+    s.begin = i;
+    s.count = 1;
+    s.split = i < 36 ? kTrain : kTest;
+    s.speaker = static_cast<std::int32_t>(200 + (i * 7) % 20);  // ids above 127
+    sequences.push_back(s);
+  }
+  auto plan = plan_folds(meta, sequences, "split", {}, ValidFrom::Speakers)[0];
+  std::set<std::int32_t> train, valid;
+  for (const auto& s : plan.train) train.insert(s.speaker);
+  for (const auto& s : plan.valid) valid.insert(s.speaker);
+  EXPECT_EQ(valid, (std::set<std::int32_t>{209, 219}));  // the 10th and 20th of 200..219
+  for (auto v : valid) EXPECT_EQ(train.count(v), 0u) << v;
+  EXPECT_EQ(plan.train.size() + plan.valid.size(), 36u);
+  // By sequence: every 10th training sequence, speakers shared.
+  auto by_sequence = plan_folds(meta, sequences, "split", {}, ValidFrom::Sequences)[0];
+  EXPECT_EQ(by_sequence.valid.size(), 3u);
+  // Without known speakers there is nothing to hold out by speaker.
+  for (auto& s : sequences) s.speaker = -1;
+  EXPECT_THROW(plan_folds(meta, sequences, "split", {}, ValidFrom::Speakers), Error);
 }
 
 }  // namespace
