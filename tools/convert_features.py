@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Convert the public GCNet / MoMKE / HARDY-MER feature layout into a hardy_dist corpus.
+"""Convert public feature layouts into a hardy_dist corpus (docs/corpus-format.md).
 
-The input is a label pickle plus one directory of per-utterance ``.npy`` files per
-modality (see tools/README.md); the output is one HDF5 file in the layout of
-docs/corpus-format.md (format_version 1).
+--dataset iemocap / mosei: the GCNet / MoMKE / HARDY-MER layout, a label pickle plus
+one directory of per-utterance ``.npy`` files per modality (see tools/README.md);
+written as format_version 1 (audio, text, visual).
+
+--dataset msp-podcast: MSP-Podcast's consensus labels (labels_consensus.csv, columns
+FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set) plus one directory of
+``<FileName stem>.npy`` per speaking turn for audio and for text; written as
+format_version 2 with modalities audio,text, one sequence per turn, speaker ids
+(Unknown = -1) and the official partitions as split codes (train, valid, test1,
+test2, test3).
 
 Exit codes: 0 success, 2 any input problem (one ``convert_features: error: ...`` line on
 stderr, never a traceback), 130 interrupted. The output is written to ``OUT.tmp`` and
@@ -27,7 +34,17 @@ except ImportError as exc:  # give the fix, not a traceback
     sys.exit(2)
 
 FORMAT_VERSION = 1
+MSP_FORMAT_VERSION = 2                    # names its modalities: audio,text
 MODALITIES = ("audio", "text", "visual")  # dataset names, modality order a, t, v
+MSP_MODALITIES = ("audio", "text")
+MSP_COLUMNS = ("FileName", "EmoClass", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
+# Split_Set -> split code; names in that order go to the split_names attribute.
+MSP_SPLITS = {"Train": 0, "Development": 1, "Test1": 2, "Test2": 3, "Test3": 4}
+MSP_SPLIT_NAMES = "train,valid,test1,test2,test3"
+# The eight primary emotions of MSP-Podcast, in the order of its documentation:
+# Angry, Sad, Happy, sUrprise, Fear, Disgust, Contempt, Neutral. X (no agreement)
+# and O (other) are left out unless asked for.
+MSP_PRIMARY = ("A", "S", "H", "U", "F", "D", "C", "N")
 FLAG_OF = {"audio": "--audio", "text": "--text", "visual": "--video"}
 SPEAKER_CODE = {"M": 0, "F": 1}           # anything else is -1 (unknown)
 FEATURE_CHUNK_BYTES = 1 << 20             # same chunk policy as hardy_dist's writer
@@ -394,7 +411,144 @@ def set_string_attr(h5, name, value):
     h5.attrs[name] = value  # h5py writes a variable-length string; both kinds are read
 
 
+# --------------------------------------------------------------------------- MSP-Podcast
+
+
+def read_msp_labels(path):
+    """Rows of labels_consensus.csv as dicts, with the file's line number."""
+    import csv
+    try:
+        f = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise ConvertError("cannot open label file %s (%s); check --labels" % (path, exc.strerror or exc))
+    with f:
+        reader = csv.DictReader(f)
+        missing = [c for c in MSP_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ConvertError("label file %s lacks the column(s) %s; MSP-Podcast's labels_consensus.csv "
+                               "has %s" % (path, ", ".join(missing), ",".join(MSP_COLUMNS)))
+        return [(reader.line_num, row) for row in reader]
+
+
+def msp_rows(path, keep_classes):
+    """(rows, excluded counts): one Utterance per kept turn, in file order."""
+    seen, rows, excluded = {}, [], {}
+    code_of = {c: k for k, c in enumerate(keep_classes)}
+    for line, row in read_msp_labels(path):
+        name = (row["FileName"] or "").strip()
+        where = "%s line %d (%s)" % (path, line, name or "no FileName")
+        if not name:
+            raise ConvertError("%s has an empty FileName" % where)
+        if name in seen:
+            raise ConvertError("%s: FileName %s appears twice (first on line %d); each turn must be "
+                               "listed once" % (where, name, seen[name]))
+        seen[name] = line
+        for column in ("EmoAct", "EmoVal", "EmoDom"):
+            try:
+                value = float(row[column])
+            except (TypeError, ValueError):
+                value = float("nan")
+            if not np.isfinite(value):
+                raise ConvertError("%s has %s = %r, not a finite rating; fix or drop that row"
+                                   % (where, column, row[column]))
+        split = (row["Split_Set"] or "").strip()
+        if split not in MSP_SPLITS:
+            raise ConvertError("%s has Split_Set %r; expected one of %s"
+                               % (where, split, ", ".join(MSP_SPLITS)))
+        emotion = (row["EmoClass"] or "").strip()
+        if emotion not in code_of:
+            excluded[emotion or "(empty)"] = excluded.get(emotion or "(empty)", 0) + 1
+            continue
+        speaker = (row["SpkrID"] or "").strip()
+        if speaker.lower() == "unknown" or speaker == "":
+            speaker_id = -1
+        else:
+            try:
+                speaker_id = int(speaker)
+            except ValueError:
+                raise ConvertError("%s has SpkrID %r; expected an integer id or Unknown" % (where, speaker))
+            if not 0 <= speaker_id <= 2147483647:
+                raise ConvertError("%s has SpkrID %d, outside 0 .. 2^31 - 1" % (where, speaker_id))
+        u = Utterance()
+        u.dialogue = u.utt = os.path.splitext(name)[0]
+        u.label = code_of[emotion]
+        u.sequence, u.position, u.split, u.fold = len(rows), 0, MSP_SPLITS[split], -1
+        u.letter, u.speaker = None, speaker_id
+        rows.append(u)
+    return rows, excluded
+
+
+def convert_msp(args):
+    if args.task != "classification":
+        raise ConvertError("--task %s: hardy_dist trains MSP-Podcast's categorical emotions so far; "
+                           "the regression task (arousal, valence, dominance) is not implemented yet - "
+                           "use --task classification" % args.task)
+    if args.video is not None:
+        raise ConvertError("--video: MSP-Podcast has audio and text only; drop --video")
+    keep = tuple(c.strip() for c in (args.emotions or ",".join(MSP_PRIMARY)).split(","))
+    if any(not c for c in keep) or len(set(keep)) != len(keep) or len(keep) < 2:
+        raise ConvertError("--emotions %r must list two or more distinct EmoClass codes, e.g. %s"
+                           % (args.emotions, ",".join(MSP_PRIMARY)))
+    for flag, directory in (("--audio", args.audio), ("--text", args.text)):
+        if directory is None or not os.path.isdir(directory):
+            raise ConvertError("%s %s is not a directory" % (flag, directory))
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):
+        raise ConvertError("the directory of --out %s does not exist; create it first" % args.out)
+    rows, excluded = msp_rows(args.labels, keep)
+    if not rows:
+        raise ConvertError("no turn of %s has an emotion in --emotions %s" % (args.labels, ",".join(keep)))
+    if not any(u.split == 0 for u in rows):
+        raise ConvertError("no kept turn is in Split_Set Train; the corpus needs a training partition")
+    plans = [(resolve_plain(args.audio, u, "audio", "--audio"), resolve_plain(args.text, u, "text", "--text"))
+             for u in rows]
+    n = len(rows)
+    tmp = args.out + ".tmp"
+    started = time.monotonic()
+    try:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs.create("format_version", MSP_FORMAT_VERSION, dtype=np.int32)
+            set_string_attr(h5, "modalities", ",".join(MSP_MODALITIES))
+            set_string_attr(h5, "task", "classification")
+            h5.attrs.create("classes", len(keep), dtype=np.int32)
+            set_string_attr(h5, "class_names", ",".join(keep))
+            set_string_attr(h5, "split_names", MSP_SPLIT_NAMES)
+            set_string_attr(h5, "name", args.name or "msp-podcast")
+            writers = [FeatureWriter(h5, m, n) for m in MSP_MODALITIES]
+            for u, plan in zip(rows, plans):
+                for writer, paths in zip(writers, plan):
+                    writer.add(load_vector(paths[0], u, writer.name), u, paths[0])
+            for writer in writers:
+                writer.flush()
+            write_row_dataset(h5, "label", np.array([u.label for u in rows], np.int32))
+            write_row_dataset(h5, "sequence", np.arange(n, dtype=np.int64))
+            write_row_dataset(h5, "position", np.zeros(n, np.int32))
+            write_row_dataset(h5, "split", np.array([u.split for u in rows], np.int8))
+            write_row_dataset(h5, "speaker", np.array([u.speaker for u in rows], np.int32))
+        os.replace(tmp, args.out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    per_split = {}
+    for u in rows:
+        per_split[u.split] = per_split.get(u.split, 0) + 1
+    names = MSP_SPLIT_NAMES.split(",")
+    sys.stderr.write(
+        "convert_features: wrote %d turns (audio/text dims %d/%d; %s) to %s in %.1fs; left out: %s\n"
+        % (n, writers[0].dim, writers[1].dim,
+           ", ".join("%s %d" % (names[k], per_split[k]) for k in sorted(per_split)), args.out,
+           time.monotonic() - started,
+           ", ".join("%s %d" % (k, excluded[k]) for k in sorted(excluded)) or "none"))
+
+
 def convert(args):
+    if args.dataset == "msp-podcast":
+        return convert_msp(args)
+    if args.video is None:
+        raise ConvertError("--video is required for --dataset %s" % args.dataset)
+    if args.task != "classification" or args.emotions is not None:
+        raise ConvertError("--task and --emotions apply to --dataset msp-podcast")
     class_names = None
     if args.class_names is not None:
         class_names = [c.strip() for c in args.class_names.split(",")]
@@ -481,23 +635,24 @@ def parse_args(argv):
         description="Convert the GCNet/MoMKE/HARDY-MER per-utterance .npy feature layout "
                     "(IEMOCAP or CMU-MOSEI) into a hardy_dist HDF5 corpus "
                     "(docs/corpus-format.md).")
-    p.add_argument("--dataset", required=True, choices=("iemocap", "mosei"),
+    p.add_argument("--dataset", required=True, choices=("iemocap", "mosei", "msp-podcast"),
                    help="iemocap: classification, fold = session - 1, split train/test; "
-                        "mosei: sentiment scores, split train/valid/test, no fold")
-    p.add_argument("--labels", required=True, metavar="PKL",
+                        "mosei: sentiment scores, split train/valid/test, no fold; "
+                        "msp-podcast: audio and text, categorical emotions, official partitions")
+    p.add_argument("--labels", required=True, metavar="PKL|CSV",
                    help="label pickle: (videoIDs, videoLabels, videoSpeakers, videoSentences, "
                         "trainVid, testVid) for iemocap, with trainVids, valVids, testVids "
-                        "for mosei")
+                        "for mosei; labels_consensus.csv for msp-podcast")
     p.add_argument("--audio", required=True, metavar="DIR",
                    help="directory with one <utterance-id>.npy acoustic feature per utterance "
                         "([D] or [frames, D], averaged over frames)")
     p.add_argument("--text", required=True, metavar="DIR",
                    help="directory with one <utterance-id>.npy lexical feature per utterance "
                         "([D] or [frames, D], averaged over frames)")
-    p.add_argument("--video", required=True, metavar="DIR",
+    p.add_argument("--video", metavar="DIR",
                    help="directory with <utterance-id>/ holding per-face .npy files (the "
                         "file(s) whose name carries the speaker letter M/F are used) or "
-                        "<utterance-id>.npy per utterance")
+                        "<utterance-id>.npy per utterance (iemocap, mosei; MSP-Podcast has no video)")
     p.add_argument("--out", required=True, metavar="OUT.h5",
                    help="output corpus; written to OUT.h5.tmp and renamed when complete")
     p.add_argument("--classes", type=int, metavar="N",
@@ -507,6 +662,13 @@ def parse_args(argv):
                    help="comma-separated class names, one per class (iemocap only), "
                         "e.g. hap,sad,neu,ang")
     p.add_argument("--name", help="corpus name stored in the 'name' attribute, e.g. iemocap4")
+    p.add_argument("--task", default="classification", choices=("classification", "regression"),
+                   help="msp-podcast: classification of EmoClass (regression of arousal, valence, "
+                        "dominance is not implemented yet)")
+    p.add_argument("--emotions", metavar="A,S,H,...",
+                   help="msp-podcast: EmoClass codes that become classes, in class order (default "
+                        "the eight primary emotions A,S,H,U,F,D,C,N; X and O are left out and "
+                        "counted in the summary)")
     return p.parse_args(argv)
 
 

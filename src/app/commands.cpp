@@ -180,11 +180,13 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
                          (l == 0).sum().item<std::int64_t>());
     }
     if (meta.has_split) {
-      const char* names[] = {"train", "valid", "test"};
       out << "split:    ";
       for (const auto& [k, g] : group_by(runs, &SequenceRun::split))
-        out << fmt::format(" {} {} rows / {} sequences;", k >= 0 && k <= 2 ? names[k] : "?", g.rows,
-                           g.sequences);
+        out << fmt::format(" {} {} rows / {} sequences;",
+                           k >= 0 && k < static_cast<std::int64_t>(meta.split_names.size())
+                               ? meta.split_names[static_cast<std::size_t>(k)]
+                               : "?",
+                           g.rows, g.sequences);
       out << "\n";
     }
     if (meta.has_fold) {

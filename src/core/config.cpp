@@ -65,6 +65,7 @@ const std::vector<KeySpec>& config_schema() {
     key_ints("data.expect_dims", {}, 1, std::nullopt, "if set, the feature dim of each of the corpus's modalities, in its order (e.g. [Da, Dt, Dv])"),
     key_str ("data.protocol", "auto", {"auto", "folds", "split"}, "auto = leave-one-fold-out CV when the corpus has folds, else its train/valid/test split; folds or split force one"),
     key_ints("data.folds", {}, 0, 126, "folds to run (each is held out once), empty = all"),
+    key_str ("data.test_split", "", {}, "split protocol: the test partition to evaluate, by the corpus's split_names (e.g. \"test1\" of MSP-Podcast's test1/test2/test3); empty = every test partition"),
     key_str ("data.valid_from", "sequences", {"sequences", "speakers"}, "where validation comes from when the corpus has no valid split: every 10th training sequence, or the sequences of every 10th training speaker (speaker-independent validation; needs a speaker dataset)"),
     key_strs("data.conditions", {}, {}, "conditions (available modalities, in the corpus's modality codes, e.g. \"at\") to train and evaluate, one student each; empty = every missing-modality condition of the corpus and the complete one (a, t, v, at, av, tv, atv for audio/text/visual); the report averages the missing-modality ones and shows the complete one apart"),
     // ---- [synth] ----

@@ -30,6 +30,10 @@ struct CorpusMeta {
   Task task = Task::Classification;
   int classes = 0;  // 0 for sentiment
   std::vector<std::string> class_names;
+  // Names of the split codes 0, 1, 2, ...: code 0 trains, 1 validates, every code
+  // from 2 on is a test partition (the `split_names` attribute; MSP-Podcast:
+  // train,valid,test1,test2,test3).
+  std::vector<std::string> split_names{"train", "valid", "test"};
   ModalitySet modalities = ModalitySet::standard();  // the feature datasets, in order
   std::vector<std::int64_t> dims;                    // D_m per modality
   std::int64_t rows = 0;

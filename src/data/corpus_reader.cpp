@@ -99,6 +99,13 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
                          path, meta_.classes);
   if (auto names = h5::read_string_attribute(f, "class_names", what))
     meta_.class_names = split_commas(*names);
+  if (auto names = h5::read_string_attribute(f, "split_names", what)) {
+    meta_.split_names = split_commas(*names);
+    HARDY_THROW_IF_NOT_MSG(meta_.split_names.size() >= 3,
+                           "corpus '{}': attribute 'split_names' (\"{}\") needs at least train, valid and one "
+                           "test partition",
+                           path, *names);
+  }
   meta_.name = h5::read_string_attribute(f, "name", what).value_or("");
 
   auto label_shape = h5::dataset_shape(h5::open_dataset(f, "label", path).get());

@@ -170,6 +170,7 @@ void CorpusWriter::close() {
   h5::write_string_attribute(f, "task", task_name(spec_.task));
   h5::write_int_attribute(f, "classes", spec_.task == Task::Classification ? spec_.classes : 0);
   if (!spec_.class_names.empty()) h5::write_string_attribute(f, "class_names", join(spec_.class_names));
+  if (!spec_.split_names.empty()) h5::write_string_attribute(f, "split_names", join(spec_.split_names));
   if (!spec_.name.empty()) h5::write_string_attribute(f, "name", spec_.name);
   columns_.clear();
   h5::check(H5Fflush(f, H5F_SCOPE_GLOBAL), "flushing " + tmp_path_);

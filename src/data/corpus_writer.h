@@ -21,6 +21,7 @@ struct CorpusSpec {
   Task task = Task::Classification;
   int classes = 0;
   std::vector<std::string> class_names;
+  std::vector<std::string> split_names;  // empty = train, valid, test (not written)
   ModalitySet modalities = ModalitySet::standard();
   std::vector<std::int64_t> dims;  // D_m per modality
   bool with_split = true;

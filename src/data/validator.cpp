@@ -145,6 +145,12 @@ class Validator {
       if (!sentiment_ && n != classes_)
         fail(fmt::format("attribute 'class_names' lists {} names for {} classes", n, classes_));
     }
+    if (auto names = read_string("split_names")) {
+      splits_ = std::count(names->begin(), names->end(), ',') + 1;
+      if (splits_ < 3)
+        fail(fmt::format("attribute 'split_names' (\"{}\") needs at least train, valid and one test partition",
+                         *names));
+    }
   }
 
   // Opens dataset `name` if it exists with the right rank and type class; records
@@ -320,10 +326,12 @@ class Validator {
 
   void check_split(hid_t ds, const std::vector<std::int64_t>& seq) {
     auto v = h5::read_vector<std::int64_t>(ds, H5T_NATIVE_INT64, "split");
-    RowDefect bad("dataset 'split' has values other than 0 (train), 1 (valid), 2 (test)");
+    RowDefect bad(splits_ == 3 ? std::string("dataset 'split' has values other than 0 (train), 1 (valid), 2 (test)")
+                               : fmt::format("dataset 'split' has values outside 0 .. {} (attribute 'split_names')",
+                                             splits_ - 1));
     std::int64_t train = 0;
     for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] < 0 || v[i] > 2) bad.add(static_cast<std::int64_t>(i));
+      if (v[i] < 0 || v[i] >= splits_) bad.add(static_cast<std::int64_t>(i));
       train += v[i] == kTrain;
     }
     bad.flush_into(report_.defects);
@@ -364,6 +372,7 @@ class Validator {
   bool sentiment_ = false;
   ModalitySet modalities_ = ModalitySet::standard();  // version 1, or the `modalities` attribute
   std::int64_t classes_ = 0;
+  std::int64_t splits_ = 3;  // split codes 0 .. splits_ - 1 (the split_names attribute)
   std::int64_t rows_ = -1;
   std::string first_dataset_;
 };

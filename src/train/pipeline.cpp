@@ -436,7 +436,8 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   auto settings = TrainSettings::from(config, reader.meta());
   auto plans = plan_folds(reader.meta(), reader.sequences(), config.string("data.protocol"),
                           config.integers("data.folds"),
-                          config.string("data.valid_from") == "speakers" ? ValidFrom::Speakers : ValidFrom::Sequences);
+                          config.string("data.valid_from") == "speakers" ? ValidFrom::Speakers : ValidFrom::Sequences,
+                          config.string("data.test_split"));
 
   const auto dir = config.string("output.dir");
   const bool resume = config.boolean("output.resume");

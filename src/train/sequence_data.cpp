@@ -44,7 +44,8 @@ void carve_valid(std::vector<SequenceRun>& train, std::vector<SequenceRun>& vali
 
 std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<SequenceRun>& sequences,
                                  const std::string& protocol,
-                                 const std::vector<std::int64_t>& folds, ValidFrom valid_from) {
+                                 const std::vector<std::int64_t>& folds, ValidFrom valid_from,
+                                 const std::string& test_split) {
   const bool use_folds = protocol == "folds" || (protocol == "auto" && meta.has_fold);
   HARDY_THROW_IF_NOT_MSG(!use_folds || meta.has_fold,
                          "data.protocol = \"folds\" but corpus '{}' has no fold dataset; use "
@@ -54,11 +55,27 @@ std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<Seque
                          "corpus '{}' has no split dataset; use data.protocol = \"folds\"",
                          meta.path);
   std::vector<FoldPlan> plans;
+  int test_code = -1;  // every code from kTest on
+  if (!test_split.empty()) {
+    HARDY_THROW_IF_NOT_MSG(!use_folds,
+                           "data.test_split = \"{}\" chooses a test partition of the split protocol, but corpus "
+                           "'{}' is evaluated by folds; set data.protocol = \"split\" or leave test_split empty",
+                           test_split, meta.path);
+    for (std::size_t k = kTest; k < meta.split_names.size(); ++k)
+      if (meta.split_names[k] == test_split) test_code = static_cast<int>(k);
+    std::string tests;
+    for (std::size_t k = kTest; k < meta.split_names.size(); ++k) tests += (tests.empty() ? "" : ", ") + meta.split_names[k];
+    HARDY_THROW_IF_NOT_MSG(test_code >= 0, "data.test_split = \"{}\" is not a test partition of corpus '{}'; it has {}",
+                           test_split, meta.path, tests);
+  }
   if (!use_folds) {
     FoldPlan p;
     p.name = "split";
-    for (const auto& s : sequences)
-      (s.split == kTrain ? p.train : s.split == kValid ? p.valid : p.test).push_back(s);
+    for (const auto& s : sequences) {
+      if (s.split == kTrain) p.train.push_back(s);
+      else if (s.split == kValid) p.valid.push_back(s);
+      else if (test_code < 0 || s.split == test_code) p.test.push_back(s);
+    }
     if (p.valid.empty()) carve_valid(p.train, p.valid, valid_from, meta.path);
     plans.push_back(std::move(p));
   } else {

@@ -32,9 +32,12 @@ struct FoldPlan {
 // Where a validation set comes from when the corpus has none (data.valid_from).
 enum class ValidFrom { Sequences, Speakers };
 
+// `test_split` (data.test_split, split protocol): the test partition to evaluate by
+// name (meta.split_names, e.g. "test1"); the other test partitions are left out. Empty:
+// every split code from 2 on is test.
 std::vector<FoldPlan> plan_folds(const CorpusMeta& meta, const std::vector<SequenceRun>& sequences,
                                  const std::string& protocol, const std::vector<std::int64_t>& folds,
-                                 ValidFrom valid_from = ValidFrom::Sequences);
+                                 ValidFrom valid_from = ValidFrom::Sequences, const std::string& test_split = "");
 
 // One rank's part of a fold: its train, valid and test sequences (each set sharded
 // separately, whole sequences, balanced by rows, as in data/sharding.h) read from

@@ -369,5 +369,107 @@ class MoseiTest(CorpusChecks):
         self.assertIn("--classes", res.stderr)
 
 
+class MspPodcastTest(CorpusChecks):
+    """A miniature MSP-Podcast release: labels_consensus.csv plus audio/ and text/ with
+    one <FileName stem>.npy per speaking turn."""
+    HEADER = "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
+    TURNS = [  # FileName, EmoClass, SpkrID, Split_Set
+        ("MSP-PODCAST_0001_0001.wav", "N", "1200", "Train"),
+        ("MSP-PODCAST_0001_0002.wav", "H", "1200", "Train"),
+        ("MSP-PODCAST_0002_0001.wav", "X", "310", "Train"),       # no agreement: left out
+        ("MSP-PODCAST_0002_0002.wav", "A", "310", "Development"),
+        ("MSP-PODCAST_0003_0001.wav", "S", "Unknown", "Test1"),
+        ("MSP-PODCAST_0004_0001.wav", "O", "77", "Test2"),         # other: left out
+        ("MSP-PODCAST_0004_0002.wav", "N", "77", "Test2"),
+        ("MSP-PODCAST_0005_0001.wav", "C", "4096", "Test3"),
+        ("MSP-PODCAST_0006_0001.wav", "U", "1200", "Train"),
+    ]
+
+    def make(self, turns=None, rows_override=None):
+        root = os.path.join(self.tmp, "msp")
+        for d in ("audio", "text"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        turns = turns or self.TURNS
+        lines = rows_override or ["%s,%s,4.2,3.8,4.0,%s,Female,%s\n" % (f, e, spk, split)
+                                  for f, e, spk, split in turns]
+        with open(os.path.join(root, "labels_consensus.csv"), "w") as f:
+            f.write(self.HEADER + "".join(lines))
+        self.vectors = {}
+        for f, _, _, _ in turns:
+            stem = os.path.splitext(f)[0]
+            for d, dim in (("audio", DA), ("text", DT)):
+                v = self.rng.normal(size=dim)
+                np.save(os.path.join(root, d, stem + ".npy"), v)
+                self.vectors[(d, stem)] = v
+        self.root = root
+        self.out = os.path.join(root, "corpus.h5")
+        return root
+
+    def args(self, *extra):
+        return ["--dataset", "msp-podcast", "--labels", os.path.join(self.root, "labels_consensus.csv"),
+                "--audio", os.path.join(self.root, "audio"), "--text", os.path.join(self.root, "text"),
+                "--out", self.out] + list(extra)
+
+    def convert(self, *extra):
+        return run_converter(*self.args(*extra))
+
+    def test_converts_turns_speakers_and_partitions(self):
+        self.make()
+        res = self.convert()
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("left out: O 1, X 1", res.stderr)
+        with h5py.File(self.out, "r") as h5:
+            self.assertEqual(int(h5.attrs["format_version"]), 2)
+            self.assertEqual(h5.attrs["modalities"], "audio,text")
+            self.assertEqual(h5.attrs["split_names"], "train,valid,test1,test2,test3")
+            self.assertEqual(h5.attrs["class_names"], "A,S,H,U,F,D,C,N")
+            self.assertEqual(int(h5.attrs["classes"]), 8)
+            self.assertNotIn("visual", h5)
+            kept = [t for t in self.TURNS if t[1] not in ("X", "O")]
+            order = "ASHUFDCN"
+            self.check_row_dataset(h5, "label", np.int32, [order.index(t[1]) for t in kept])
+            self.check_row_dataset(h5, "split", np.int8,
+                                   [{"Train": 0, "Development": 1, "Test1": 2, "Test2": 3, "Test3": 4}[t[3]]
+                                    for t in kept])
+            self.check_row_dataset(h5, "speaker", np.int32, [-1 if t[2] == "Unknown" else int(t[2]) for t in kept])
+            self.check_row_dataset(h5, "sequence", np.int64, list(range(len(kept))))
+            self.check_row_dataset(h5, "position", np.int32, [0] * len(kept))
+            for d in ("audio", "text"):
+                for row, t in enumerate(kept):
+                    np.testing.assert_allclose(h5[d][row], self.vectors[(d, os.path.splitext(t[0])[0])],
+                                               rtol=1e-6, atol=1e-7)
+        self.validate(self.out)
+
+    def fails_with(self, fragment, *extra):
+        res = self.convert(*extra)
+        self.assertEqual(res.returncode, 2, res.stderr)
+        lines = [l for l in res.stderr.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, res.stderr)
+        self.assertIn(fragment, lines[0])
+        self.assertFalse(os.path.exists(self.out))
+        self.assertFalse(os.path.exists(self.out + ".tmp"))
+
+    def test_missing_feature_file(self):
+        self.make()
+        os.remove(os.path.join(self.root, "text", "MSP-PODCAST_0002_0002.npy"))
+        self.fails_with("missing text feature file")
+
+    def test_duplicate_file_name(self):
+        self.make(turns=self.TURNS + [("MSP-PODCAST_0001_0002.wav", "H", "1200", "Train")])
+        self.fails_with("appears twice")
+
+    def test_nan_rating(self):
+        self.make(rows_override=["MSP-PODCAST_0001_0001.wav,N,nan,3.8,4.0,1200,Female,Train\n"])
+        self.fails_with("EmoAct")
+
+    def test_unknown_split(self):
+        self.make(rows_override=["MSP-PODCAST_0001_0001.wav,N,4.0,3.8,4.0,1200,Female,Test9\n"])
+        self.fails_with("Split_Set 'Test9'")
+
+    def test_regression_is_refused_until_implemented(self):
+        self.make()
+        self.fails_with("not implemented yet", "--task", "regression")
+
+
 if __name__ == "__main__":
     unittest.main()

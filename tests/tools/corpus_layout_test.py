@@ -59,8 +59,8 @@ class CorpusLayout(unittest.TestCase):
             doc_sets, doc_attrs = documented()
             got_sets, got_attrs = dumped(path)
             self.assertEqual(got_sets, doc_sets)  # synth writes every documented dataset
-            # class_names is optional and synth has none to write.
-            self.assertEqual(got_attrs, doc_attrs - {"class_names"})
+            # class_names and split_names are optional and synth has none to write.
+            self.assertEqual(got_attrs, doc_attrs - {"class_names", "split_names"})
 
 
 if __name__ == "__main__":

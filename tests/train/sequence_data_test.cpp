@@ -100,3 +100,39 @@ TEST(SequenceData, ValidationBySpeakerKeepsSpeakersDisjoint) {
 
 }  // namespace
 }  // namespace hardy
+
+namespace hardy {
+namespace {
+
+// Official partitions (MSP-Podcast): split codes 0 train, 1 valid, 2.. test1/test2;
+// data.test_split picks one test partition and leaves the other out.
+TEST(SequenceData, TestSplitPicksOneOfficialPartition) {
+  CorpusMeta meta;
+  meta.path = "msp.h5";
+  meta.has_split = true;
+  meta.split_names = {"train", "valid", "test1", "test2"};
+  std::vector<SequenceRun> sequences;
+  for (std::int64_t i = 0; i < 12; ++i) {
+    SequenceRun s;
+    s.id = s.begin = i;
+    s.count = 1;
+    s.split = static_cast<std::int8_t>(i % 4);  // 3 sequences in each partition
+    sequences.push_back(s);
+  }
+  auto all = plan_folds(meta, sequences, "split", {})[0];
+  EXPECT_EQ(all.test.size(), 6u);  // no choice: every test partition
+  auto test2 = plan_folds(meta, sequences, "split", {}, ValidFrom::Sequences, "test2")[0];
+  ASSERT_EQ(test2.test.size(), 3u);
+  for (const auto& s : test2.test) EXPECT_EQ(s.split, 3);
+  EXPECT_EQ(test2.train.size(), 3u);
+  EXPECT_EQ(test2.valid.size(), 3u);
+  try {
+    plan_folds(meta, sequences, "split", {}, ValidFrom::Sequences, "test3");
+    ADD_FAILURE() << "an unknown test partition must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("test1, test2"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hardy
