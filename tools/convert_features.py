@@ -411,6 +411,30 @@ def set_string_attr(h5, name, value):
     h5.attrs[name] = value  # h5py writes a variable-length string; both kinds are read
 
 
+def write_atomically(out, fill):
+    """Runs fill(h5) on OUT.tmp, then renames it to OUT: whatever stops the run (an
+    input error, a full disk, Ctrl-C), no half-written file is left behind."""
+    tmp = out + ".tmp"
+    try:
+        with h5py.File(tmp, "w") as h5:
+            fill(h5)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_rows(h5, rows, speaker_dtype, with_fold=False):
+    """The per-row datasets: sequence, position, split, fold (IEMOCAP), speaker."""
+    write_row_dataset(h5, "sequence", np.array([u.sequence for u in rows], np.int64))
+    write_row_dataset(h5, "position", np.array([u.position for u in rows], np.int32))
+    write_row_dataset(h5, "split", np.array([u.split for u in rows], np.int8))
+    if with_fold:
+        write_row_dataset(h5, "fold", np.array([u.fold for u in rows], np.int8))
+    write_row_dataset(h5, "speaker", np.array([u.speaker for u in rows], speaker_dtype))
+
+
 # --------------------------------------------------------------------------- MSP-Podcast
 
 
@@ -503,33 +527,27 @@ def convert_msp(args):
     plans = [(resolve_plain(args.audio, u, "audio", "--audio"), resolve_plain(args.text, u, "text", "--text"))
              for u in rows]
     n = len(rows)
-    tmp = args.out + ".tmp"
     started = time.monotonic()
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs.create("format_version", MSP_FORMAT_VERSION, dtype=np.int32)
-            set_string_attr(h5, "modalities", ",".join(MSP_MODALITIES))
-            set_string_attr(h5, "task", "classification")
-            h5.attrs.create("classes", len(keep), dtype=np.int32)
-            set_string_attr(h5, "class_names", ",".join(keep))
-            set_string_attr(h5, "split_names", MSP_SPLIT_NAMES)
-            set_string_attr(h5, "name", args.name or "msp-podcast")
-            writers = [FeatureWriter(h5, m, n) for m in MSP_MODALITIES]
-            for u, plan in zip(rows, plans):
-                for writer, paths in zip(writers, plan):
-                    writer.add(load_vector(paths[0], u, writer.name), u, paths[0])
-            for writer in writers:
-                writer.flush()
-            write_row_dataset(h5, "label", np.array([u.label for u in rows], np.int32))
-            write_row_dataset(h5, "sequence", np.arange(n, dtype=np.int64))
-            write_row_dataset(h5, "position", np.zeros(n, np.int32))
-            write_row_dataset(h5, "split", np.array([u.split for u in rows], np.int8))
-            write_row_dataset(h5, "speaker", np.array([u.speaker for u in rows], np.int32))
-        os.replace(tmp, args.out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    writers = []
+
+    def fill(h5):
+        h5.attrs.create("format_version", MSP_FORMAT_VERSION, dtype=np.int32)
+        set_string_attr(h5, "modalities", ",".join(MSP_MODALITIES))
+        set_string_attr(h5, "task", "classification")
+        h5.attrs.create("classes", len(keep), dtype=np.int32)
+        set_string_attr(h5, "class_names", ",".join(keep))
+        set_string_attr(h5, "split_names", MSP_SPLIT_NAMES)
+        set_string_attr(h5, "name", args.name or "msp-podcast")
+        writers.extend(FeatureWriter(h5, m, n) for m in MSP_MODALITIES)
+        for u, plan in zip(rows, plans):
+            for writer, paths in zip(writers, plan):
+                writer.add(load_vector(paths[0], u, writer.name), u, paths[0])
+        for writer in writers:
+            writer.flush()
+        write_row_dataset(h5, "label", np.array([u.label for u in rows], np.int32))
+        write_rows(h5, rows, np.int32)
+
+    write_atomically(args.out, fill)
     per_split = {}
     for u in rows:
         per_split[u.split] = per_split.get(u.split, 0) + 1
@@ -577,51 +595,43 @@ def convert(args):
     plans = plan_files(args, rows)
 
     n = len(rows)
-    tmp = args.out + ".tmp"
-    started = last_report = time.monotonic()
-    try:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs.create("format_version", FORMAT_VERSION, dtype=np.int32)
-            set_string_attr(h5, "task", "sentiment" if args.dataset == "mosei" else "classification")
-            h5.attrs.create("classes", classes, dtype=np.int32)
-            if class_names is not None:
-                set_string_attr(h5, "class_names", ",".join(class_names))
-            if args.name is not None:
-                set_string_attr(h5, "name", args.name)
+    started = time.monotonic()
+    writers = []
 
-            writers = [FeatureWriter(h5, m, n) for m in MODALITIES]
-            for i, (u, plan) in enumerate(zip(rows, plans)):
-                for writer, paths in zip(writers, plan):
-                    # Several matching faces: average the per-face (frame-averaged) vectors.
-                    vecs = [load_vector(p, u, writer.name) for p in paths]
-                    if len({v.shape[0] for v in vecs}) > 1:
-                        raise ConvertError(
-                            "face files of %s differ in dimension (%s); re-extract them"
-                            % (_where(u), ", ".join("%s: %d" % (p, v.shape[0])
-                                                    for p, v in zip(paths, vecs))))
-                    vec = vecs[0] if len(vecs) == 1 else np.mean(vecs, axis=0)
-                    writer.add(vec, u, paths[0] if len(paths) == 1 else os.path.dirname(paths[0]))
-                now = time.monotonic()
-                if now - last_report >= PROGRESS_SECONDS:
-                    last_report = now
-                    sys.stderr.write("convert_features: %d/%d utterances (%.0f/s)\n"
-                                     % (i + 1, n, (i + 1) / (now - started)))
-            for writer in writers:
-                writer.flush()
+    def fill(h5):
+        h5.attrs.create("format_version", FORMAT_VERSION, dtype=np.int32)
+        set_string_attr(h5, "task", "sentiment" if args.dataset == "mosei" else "classification")
+        h5.attrs.create("classes", classes, dtype=np.int32)
+        if class_names is not None:
+            set_string_attr(h5, "class_names", ",".join(class_names))
+        if args.name is not None:
+            set_string_attr(h5, "name", args.name)
 
-            write_row_dataset(h5, "label", labels)
-            write_row_dataset(h5, "sequence", np.array([u.sequence for u in rows], np.int64))
-            write_row_dataset(h5, "position", np.array([u.position for u in rows], np.int32))
-            write_row_dataset(h5, "split", np.array([u.split for u in rows], np.int8))
-            if args.dataset == "iemocap":
-                write_row_dataset(h5, "fold", np.array([u.fold for u in rows], np.int8))
-            write_row_dataset(h5, "speaker", np.array([u.speaker for u in rows], np.int8))
-        os.replace(tmp, args.out)
-    except BaseException:
-        # Never leave a half-written file behind, whatever stopped us.
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        writers.extend(FeatureWriter(h5, m, n) for m in MODALITIES)
+        last_report = started
+        for i, (u, plan) in enumerate(zip(rows, plans)):
+            for writer, paths in zip(writers, plan):
+                # Several matching faces: average the per-face (frame-averaged) vectors.
+                vecs = [load_vector(p, u, writer.name) for p in paths]
+                if len({v.shape[0] for v in vecs}) > 1:
+                    raise ConvertError(
+                        "face files of %s differ in dimension (%s); re-extract them"
+                        % (_where(u), ", ".join("%s: %d" % (p, v.shape[0])
+                                                for p, v in zip(paths, vecs))))
+                vec = vecs[0] if len(vecs) == 1 else np.mean(vecs, axis=0)
+                writer.add(vec, u, paths[0] if len(paths) == 1 else os.path.dirname(paths[0]))
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_SECONDS:
+                last_report = now
+                sys.stderr.write("convert_features: %d/%d utterances (%.0f/s)\n"
+                                 % (i + 1, n, (i + 1) / (now - started)))
+        for writer in writers:
+            writer.flush()
+
+        write_row_dataset(h5, "label", labels)
+        write_rows(h5, rows, np.int8, with_fold=args.dataset == "iemocap")
+
+    write_atomically(args.out, fill)
 
     elapsed = time.monotonic() - started
     dims = "/".join(str(w.dim) for w in writers)
