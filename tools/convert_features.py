@@ -10,7 +10,9 @@ FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set) plus one directo
 ``<FileName stem>.npy`` per speaking turn for audio and for text; written as
 format_version 2 with modalities audio,text, one sequence per turn, speaker ids
 (Unknown = -1) and the official partitions as split codes (train, valid, test1,
-test2, test3).
+test2, test3). --task classification labels the turns with EmoClass; --task
+regression with the ratings EmoAct, EmoVal, EmoDom as float32 [N, 3] targets
+arousal, valence, dominance in [1, 7].
 
 Exit codes: 0 success, 2 any input problem (one ``convert_features: error: ...`` line on
 stderr, never a traceback), 130 interrupted. The output is written to ``OUT.tmp`` and
@@ -45,6 +47,10 @@ MSP_SPLIT_NAMES = "train,valid,test1,test2,test3"
 # Angry, Sad, Happy, sUrprise, Fear, Disgust, Contempt, Neutral. X (no agreement)
 # and O (other) are left out unless asked for.
 MSP_PRIMARY = ("A", "S", "H", "U", "F", "D", "C", "N")
+# --task regression: target name -> CSV column, in label column order, and the
+# declared range of every rating (the attributes target_min, target_max).
+MSP_TARGETS = (("arousal", "EmoAct"), ("valence", "EmoVal"), ("dominance", "EmoDom"))
+MSP_RATING_RANGE = (1.0, 7.0)
 FLAG_OF = {"audio": "--audio", "text": "--text", "visual": "--video"}
 SPEAKER_CODE = {"M": 0, "F": 1}           # anything else is -1 (unknown)
 FEATURE_CHUNK_BYTES = 1 << 20             # same chunk policy as hardy_dist's writer
@@ -375,10 +381,7 @@ class FeatureWriter:
     def add(self, vec, u, path):
         if self.dset is None:
             self.dim, self.first = vec.shape[0], (u, path)
-            self.dset = self.h5.create_dataset(
-                self.name, shape=(self.n, self.dim), dtype=np.float32,
-                chunks=(feature_chunk_rows(self.n, self.dim), self.dim),
-                track_times=False)  # no mtimes: same input, byte-identical file
+            self.dset = create_matrix_dataset(self.h5, self.name, self.n, self.dim)
         elif vec.shape[0] != self.dim:
             fu, fpath = self.first
             raise ConvertError(
@@ -400,6 +403,14 @@ class FeatureWriter:
             end = self.start + len(self.block)
             self.dset[self.start:end] = np.stack(self.block)
             self.start, self.block = end, []
+
+
+def create_matrix_dataset(h5, name, n, dim, data=None):
+    """An [n, dim] float32 dataset chunked like the features (about 1 MiB of whole
+    rows per chunk): the modalities, and the label of a regression corpus."""
+    return h5.create_dataset(name, shape=(n, dim), dtype=np.float32, data=data,
+                             chunks=(feature_chunk_rows(n, dim), dim),
+                             track_times=False)  # no mtimes: same input, byte-identical file
 
 
 def write_row_dataset(h5, name, values):
@@ -455,9 +466,14 @@ def read_msp_labels(path):
 
 
 def msp_rows(path, keep_classes):
-    """(rows, excluded counts): one Utterance per kept turn, in file order."""
+    """(rows, excluded counts): one Utterance per kept turn, in file order. With
+    keep_classes None (regression) every turn is kept, whatever its EmoClass, its
+    label is the (EmoAct, EmoVal, EmoDom) ratings and each must lie in
+    MSP_RATING_RANGE; otherwise the label is the EmoClass's index in keep_classes."""
     seen, rows, excluded = {}, [], {}
-    code_of = {c: k for k, c in enumerate(keep_classes)}
+    regression = keep_classes is None
+    code_of = {} if regression else {c: k for k, c in enumerate(keep_classes)}
+    lo, hi = MSP_RATING_RANGE
     for line, row in read_msp_labels(path):
         name = (row["FileName"] or "").strip()
         where = "%s line %d (%s)" % (path, line, name or "no FileName")
@@ -467,20 +483,28 @@ def msp_rows(path, keep_classes):
             raise ConvertError("%s: FileName %s appears twice (first on line %d); each turn must be "
                                "listed once" % (where, name, seen[name]))
         seen[name] = line
-        for column in ("EmoAct", "EmoVal", "EmoDom"):
+        ratings = []
+        for _, column in MSP_TARGETS:
+            raw = (row[column] or "").strip()
+            if not raw:
+                raise ConvertError("%s has no %s rating (empty); fix or drop that row" % (where, column))
             try:
-                value = float(row[column])
-            except (TypeError, ValueError):
+                value = float(raw)
+            except ValueError:
                 value = float("nan")
             if not np.isfinite(value):
                 raise ConvertError("%s has %s = %r, not a finite rating; fix or drop that row"
                                    % (where, column, row[column]))
+            if regression and not lo <= value <= hi:
+                raise ConvertError("%s has %s = %s, outside the rating range [%g, %g]; fix or drop "
+                                   "that row" % (where, column, raw, lo, hi))
+            ratings.append(value)
         split = (row["Split_Set"] or "").strip()
         if split not in MSP_SPLITS:
             raise ConvertError("%s has Split_Set %r; expected one of %s"
                                % (where, split, ", ".join(MSP_SPLITS)))
         emotion = (row["EmoClass"] or "").strip()
-        if emotion not in code_of:
+        if not regression and emotion not in code_of:
             excluded[emotion or "(empty)"] = excluded.get(emotion or "(empty)", 0) + 1
             continue
         speaker = (row["SpkrID"] or "").strip()
@@ -495,7 +519,7 @@ def msp_rows(path, keep_classes):
                 raise ConvertError("%s has SpkrID %d, outside 0 .. 2^31 - 1" % (where, speaker_id))
         u = Utterance()
         u.dialogue = u.utt = os.path.splitext(name)[0]
-        u.label = code_of[emotion]
+        u.label = tuple(ratings) if regression else code_of[emotion]
         u.sequence, u.position, u.split, u.fold = len(rows), 0, MSP_SPLITS[split], -1
         u.letter, u.speaker = None, speaker_id
         rows.append(u)
@@ -503,16 +527,15 @@ def msp_rows(path, keep_classes):
 
 
 def convert_msp(args):
-    if args.task != "classification":
-        raise ConvertError("--task %s: hardy_dist trains MSP-Podcast's categorical emotions so far; "
-                           "the regression task (arousal, valence, dominance) is not implemented yet - "
-                           "use --task classification" % args.task)
+    regression = args.task == "regression"
     if args.video is not None:
         raise ConvertError("--video: MSP-Podcast has audio and text only; drop --video")
-    keep = tuple(c.strip() for c in (args.emotions or ",".join(MSP_PRIMARY)).split(","))
-    if any(not c for c in keep) or len(set(keep)) != len(keep) or len(keep) < 2:
-        raise ConvertError("--emotions %r must list two or more distinct EmoClass codes, e.g. %s"
-                           % (args.emotions, ",".join(MSP_PRIMARY)))
+    keep = None  # regression: every turn, whatever its EmoClass; --emotions is ignored
+    if not regression:
+        keep = tuple(c.strip() for c in (args.emotions or ",".join(MSP_PRIMARY)).split(","))
+        if any(not c for c in keep) or len(set(keep)) != len(keep) or len(keep) < 2:
+            raise ConvertError("--emotions %r must list two or more distinct EmoClass codes, e.g. %s"
+                               % (args.emotions, ",".join(MSP_PRIMARY)))
     for flag, directory in (("--audio", args.audio), ("--text", args.text)):
         if directory is None or not os.path.isdir(directory):
             raise ConvertError("%s %s is not a directory" % (flag, directory))
@@ -521,21 +544,29 @@ def convert_msp(args):
         raise ConvertError("the directory of --out %s does not exist; create it first" % args.out)
     rows, excluded = msp_rows(args.labels, keep)
     if not rows:
-        raise ConvertError("no turn of %s has an emotion in --emotions %s" % (args.labels, ",".join(keep)))
+        raise ConvertError("%s lists no turn" % args.labels if regression else
+                           "no turn of %s has an emotion in --emotions %s" % (args.labels, ",".join(keep)))
     if not any(u.split == 0 for u in rows):
         raise ConvertError("no kept turn is in Split_Set Train; the corpus needs a training partition")
     plans = [(resolve_plain(args.audio, u, "audio", "--audio"), resolve_plain(args.text, u, "text", "--text"))
              for u in rows]
     n = len(rows)
+    targets = [t for t, _ in MSP_TARGETS]
+    labels = np.array([u.label for u in rows], np.float32 if regression else np.int32)
     started = time.monotonic()
     writers = []
 
     def fill(h5):
         h5.attrs.create("format_version", MSP_FORMAT_VERSION, dtype=np.int32)
         set_string_attr(h5, "modalities", ",".join(MSP_MODALITIES))
-        set_string_attr(h5, "task", "classification")
-        h5.attrs.create("classes", len(keep), dtype=np.int32)
-        set_string_attr(h5, "class_names", ",".join(keep))
+        set_string_attr(h5, "task", args.task)
+        h5.attrs.create("classes", 0 if regression else len(keep), dtype=np.int32)
+        if regression:
+            set_string_attr(h5, "targets", ",".join(targets))
+            h5.attrs["target_min"] = np.float64(MSP_RATING_RANGE[0])
+            h5.attrs["target_max"] = np.float64(MSP_RATING_RANGE[1])
+        else:
+            set_string_attr(h5, "class_names", ",".join(keep))
         set_string_attr(h5, "split_names", MSP_SPLIT_NAMES)
         set_string_attr(h5, "name", args.name or "msp-podcast")
         writers.extend(FeatureWriter(h5, m, n) for m in MSP_MODALITIES)
@@ -544,7 +575,10 @@ def convert_msp(args):
                 writer.add(load_vector(paths[0], u, writer.name), u, paths[0])
         for writer in writers:
             writer.flush()
-        write_row_dataset(h5, "label", np.array([u.label for u in rows], np.int32))
+        if regression:
+            create_matrix_dataset(h5, "label", n, len(targets), data=labels)
+        else:
+            write_row_dataset(h5, "label", labels)
         write_rows(h5, rows, np.int32)
 
     write_atomically(args.out, fill)
@@ -552,12 +586,20 @@ def convert_msp(args):
     for u in rows:
         per_split[u.split] = per_split.get(u.split, 0) + 1
     names = MSP_SPLIT_NAMES.split(",")
+    if regression:
+        tail = "task regression, targets %s (%s)%s" % (
+            ",".join(targets),
+            "; ".join("%s mean %.3f min %.3f max %.3f" % (t, labels[:, k].mean(dtype=np.float64),
+                                                          labels[:, k].min(), labels[:, k].max())
+                      for k, t in enumerate(targets)),
+            "; --emotions ignored" if args.emotions is not None else "")
+    else:
+        tail = "left out: %s" % (", ".join("%s %d" % (k, excluded[k]) for k in sorted(excluded)) or "none")
     sys.stderr.write(
-        "convert_features: wrote %d turns (audio/text dims %d/%d; %s) to %s in %.1fs; left out: %s\n"
+        "convert_features: wrote %d turns (audio/text dims %d/%d; %s) to %s in %.1fs; %s\n"
         % (n, writers[0].dim, writers[1].dim,
            ", ".join("%s %d" % (names[k], per_split[k]) for k in sorted(per_split)), args.out,
-           time.monotonic() - started,
-           ", ".join("%s %d" % (k, excluded[k]) for k in sorted(excluded)) or "none"))
+           time.monotonic() - started, tail))
 
 
 def convert(args):
@@ -648,7 +690,8 @@ def parse_args(argv):
     p.add_argument("--dataset", required=True, choices=("iemocap", "mosei", "msp-podcast"),
                    help="iemocap: classification, fold = session - 1, split train/test; "
                         "mosei: sentiment scores, split train/valid/test, no fold; "
-                        "msp-podcast: audio and text, categorical emotions, official partitions")
+                        "msp-podcast: audio and text, categorical emotions or (--task regression) "
+                        "arousal/valence/dominance ratings, official partitions")
     p.add_argument("--labels", required=True, metavar="PKL|CSV",
                    help="label pickle: (videoIDs, videoLabels, videoSpeakers, videoSentences, "
                         "trainVid, testVid) for iemocap, with trainVids, valVids, testVids "
@@ -673,12 +716,14 @@ def parse_args(argv):
                         "e.g. hap,sad,neu,ang")
     p.add_argument("--name", help="corpus name stored in the 'name' attribute, e.g. iemocap4")
     p.add_argument("--task", default="classification", choices=("classification", "regression"),
-                   help="msp-podcast: classification of EmoClass (regression of arousal, valence, "
-                        "dominance is not implemented yet)")
+                   help="msp-podcast: classification of EmoClass (default), or regression of the "
+                        "ratings EmoAct, EmoVal, EmoDom as targets arousal, valence, dominance in "
+                        "[1, 7] (label float32 [N, 3]; every turn with its three ratings is kept, "
+                        "X and O included)")
     p.add_argument("--emotions", metavar="A,S,H,...",
-                   help="msp-podcast: EmoClass codes that become classes, in class order (default "
-                        "the eight primary emotions A,S,H,U,F,D,C,N; X and O are left out and "
-                        "counted in the summary)")
+                   help="msp-podcast classification: EmoClass codes that become classes, in class "
+                        "order (default the eight primary emotions A,S,H,U,F,D,C,N; X and O are "
+                        "left out and counted in the summary); ignored with --task regression")
     return p.parse_args(argv)
 
 

@@ -101,7 +101,12 @@ int cmd_synth(const Context& ctx) {
   o.min_length = c.integer("synth.min_length");
   o.max_length = c.integer("synth.max_length");
   o.classes = static_cast<int>(c.integer("synth.classes"));
-  o.task = c.string("synth.task") == "sentiment" ? Task::Sentiment : Task::Classification;
+  o.task = *parse_task(c.string("synth.task"));
+  o.targets = c.strings("synth.targets");
+  o.class_prior = c.reals("synth.class_prior");
+  o.speakers = c.integer("synth.speakers");
+  o.split_names = c.strings("synth.split_names");
+  o.split_fractions = c.reals("synth.split_fractions");
   o.modalities = ModalitySet(c.strings("synth.modalities"), c.string("synth.modality_codes"));
   o.dims = c.integers("synth.dims");
   o.folds = static_cast<int>(c.integer("synth.folds"));
@@ -144,6 +149,8 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
                        human_bytes(std::filesystem::file_size(path)), meta.format_version);
     out << fmt::format("task:      {}", task_name(meta.task));
     if (meta.task == Task::Classification) out << fmt::format(", {} classes", meta.classes);
+    if (meta.task == Task::Regression)
+      out << fmt::format(", targets {} in [{}, {}]", fmt::join(meta.targets, ", "), meta.target_min, meta.target_max);
     if (!meta.class_names.empty())
       out << fmt::format(" ({})", fmt::join(meta.class_names, ", "));
     out << "\n";
@@ -170,6 +177,14 @@ int cmd_inspect(const Context& ctx, std::int64_t plan_ranks) {
         std::string name = k < static_cast<int>(meta.class_names.size()) ? meta.class_names[k]
                                                                          : std::to_string(k);
         out << fmt::format(" {}: {} ({:.1f}%)", name, n, meta.rows ? 100.0 * n / meta.rows : 0.0);
+      }
+      out << "\n";
+    } else if (meta.task == Task::Regression && meta.rows > 0) {
+      out << "targets:  ";
+      for (std::size_t k = 0; k < meta.targets.size(); ++k) {
+        auto column = all.label.select(1, static_cast<std::int64_t>(k));
+        out << fmt::format(" {} mean {:.3f} (min {:.3f}, max {:.3f});", meta.targets[k], column.mean().item<float>(),
+                           column.min().item<float>(), column.max().item<float>());
       }
       out << "\n";
     } else if (meta.rows > 0) {

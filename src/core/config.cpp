@@ -46,6 +46,10 @@ KeySpec key_ints(const char* key, std::vector<std::int64_t> def, std::optional<d
                  std::optional<double> max, const char* doc) {
   return {key, ValueType::IntegerList, std::move(def), doc, min, max, {}};
 }
+KeySpec key_reals(const char* key, std::vector<double> def, std::optional<double> min, std::optional<double> max,
+                  const char* doc) {
+  return {key, ValueType::RealList, std::move(def), doc, min, max, {}};
+}
 KeySpec key_strs(const char* key, std::vector<std::string> def, std::vector<std::string> choices,
                  const char* doc) {
   return {key, ValueType::StringList, std::move(def), doc, std::nullopt, std::nullopt,
@@ -75,7 +79,12 @@ const std::vector<KeySpec>& config_schema() {
     key_int ("synth.min_length", 8, 1, 100000, "fewest utterances per dialogue (lengths are uniform in [min_length, max_length])"),
     key_int ("synth.max_length", 40, 1, 100000, "most utterances per dialogue"),
     key_int ("synth.classes", 4, 2, 64, "number of emotion classes"),
-    key_str ("synth.task", "classification", {"classification", "sentiment"}, "integer class labels (classification) or real-valued scores (sentiment)"),
+    key_str ("synth.task", "classification", {"classification", "sentiment", "regression"}, "integer class labels (classification), one score in [-3, 3] (sentiment) or named targets on [1, 7] that follow the hidden class (regression)"),
+    key_strs("synth.targets", {"arousal", "valence", "dominance"}, {}, "regression: the target names, one label column each"),
+    key_reals("synth.class_prior", {}, 0, 1e9, "relative frequency of each hidden class (e.g. [8, 1, 1, 1] for a dominant neutral class); empty = uniform"),
+    key_int ("synth.speakers", 0, 0, 1e9, "0 = two speakers per dialogue (ids 0 and 1); N > 0 = a pool of N speakers whose ids and voices recur across dialogues"),
+    key_strs("synth.split_names", {}, {}, "official-style partitions: names of split codes 0, 1, 2, ... (train, valid, then test partitions, e.g. [\"train\", \"valid\", \"test1\", \"test2\", \"test3\"]); empty = train/valid/test by dialogue decile (8/1/1)"),
+    key_reals("synth.split_fractions", {}, 0, 1, "with synth.split_names: the fraction of dialogues in each partition (one per name, summing to 1)"),
     key_strs("synth.modalities", {"audio", "text", "visual"}, {}, "feature datasets to write, in order (two or more; e.g. [\"audio\", \"text\"] for an MSP-Podcast-shaped corpus)"),
     key_str ("synth.modality_codes", "", {}, "one letter per synth.modalities entry, used in condition names; empty = each name's first letter"),
     key_ints("synth.dims", {512, 1024, 1024}, 1, 65536, "feature dim of each of synth.modalities (default: the public audio, text, visual feature sizes)"),
@@ -134,6 +143,7 @@ const std::vector<KeySpec>& config_schema() {
     key_str ("training.support_label", "query", {"query", "own"}, "label of a support view: the query's (authors' code) or the support's own"),
     key_bool("training.merge_views", false, "one optimizer step per batch over all K+1 views instead of one per view"),
     key_str ("training.class_weights", "none", {"none", "inverse_frequency"}, "classification losses of every stage: none, or each utterance weighted by N / (C · n_c) of its class over the fold's training labels (for imbalanced corpora)"),
+    key_str ("training.regression_loss", "ccc", {"ccc", "mse"}, "regression corpora, every stage: 1 - mean over targets of the concordance correlation coefficient of the global batch (ccc), or the squared error averaged over targets and utterances (mse); docs/algorithm.md, \"Regression\""),
     key_int ("training.seed", 42, 0, kMaxSeed, "random seed (initialisation, shuffling, dropout)"),
     key_str ("training.device", "auto", {"auto", "cpu", "cuda"}, "auto = CUDA when available, else CPU"),
     key_int ("training.threads", 0, 0, 1024, "intra-op threads per rank, 0 = cores / local ranks"),

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,13 @@ namespace hardy {
 constexpr int kFormatVersion = 2;
 constexpr int kOldestFormatVersion = 1;
 
-enum class Task { Classification, Sentiment };
+// Classification: int labels [N] in [0, classes). Sentiment: one score [N] in [-3, 3]
+// (CMU-MOSEI). Regression: float labels [N, T], one column per named target, inside a
+// declared range (MSP-Podcast's arousal, valence, dominance on 1-7).
+enum class Task { Classification, Sentiment, Regression };
 const char* task_name(Task task);
+// "classification" | "sentiment" | "regression" -> Task; nullopt for anything else.
+std::optional<Task> parse_task(const std::string& name);
 
 enum Split : std::int8_t { kTrain = 0, kValid = 1, kTest = 2 };
 
@@ -28,8 +34,12 @@ struct CorpusMeta {
   std::string name;
   int format_version = kFormatVersion;
   Task task = Task::Classification;
-  int classes = 0;  // 0 for sentiment
+  int classes = 0;  // 0 for sentiment and regression
   std::vector<std::string> class_names;
+  // Regression: the targets (label columns) by name, and the declared range of every
+  // target value (attributes `targets`, `target_min`, `target_max`).
+  std::vector<std::string> targets;
+  double target_min = 0.0, target_max = 0.0;
   // Names of the split codes 0, 1, 2, ...: code 0 trains, 1 validates, every code
   // from 2 on is a test partition (the `split_names` attribute; MSP-Podcast:
   // train,valid,test1,test2,test3).
@@ -66,7 +76,7 @@ struct RowRange {
 // are undefined tensors.
 struct CorpusRows {
   PerModality<torch::Tensor> features;  // float32 [n, D_m] per modality (empty without features)
-  torch::Tensor label;       // int64 [n] (classification) or float32 [n] (sentiment)
+  torch::Tensor label;       // int64 [n] (classification), float32 [n] (sentiment) or [n, T] (regression)
   torch::Tensor sequence;    // int64 [n]
   torch::Tensor position;    // int64 [n]
   torch::Tensor row;         // int64 [n]: global row id of each row

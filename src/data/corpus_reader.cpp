@@ -1,5 +1,7 @@
 #include "data/corpus_reader.h"
 
+#include <cmath>
+
 #include "core/error.h"
 #include "core/modality.h"
 
@@ -9,7 +11,18 @@
 namespace hardy {
 
 const char* task_name(Task task) {
-  return task == Task::Classification ? "classification" : "sentiment";
+  switch (task) {
+    case Task::Classification: return "classification";
+    case Task::Sentiment: return "sentiment";
+    case Task::Regression: return "regression";
+  }
+  return "unknown";
+}
+
+std::optional<Task> parse_task(const std::string& name) {
+  for (auto t : {Task::Classification, Task::Sentiment, Task::Regression})
+    if (name == task_name(t)) return t;
+  return std::nullopt;
 }
 
 namespace {
@@ -59,6 +72,31 @@ torch::Tensor read_ranges(hid_t file, const std::string& path, const std::string
 
 }  // namespace
 
+void CorpusReader::read_targets(hid_t f) {
+  const auto& path = meta_.path;
+  const std::string what = fmt::format("corpus '{}'", path);
+  auto names = h5::read_string_attribute(f, "targets", what);
+  HARDY_THROW_IF_NOT_MSG(names.has_value() && !names->empty(),
+                         "corpus '{}' (task regression) has no 'targets' attribute naming its label columns "
+                         "(e.g. \"arousal,valence,dominance\")",
+                         path);
+  meta_.targets = split_commas(*names);
+  for (std::size_t i = 0; i < meta_.targets.size(); ++i) {
+    HARDY_THROW_IF_NOT_MSG(!meta_.targets[i].empty(), "corpus '{}': attribute 'targets' (\"{}\") has an empty name",
+                           path, *names);
+    for (std::size_t j = 0; j < i; ++j)
+      HARDY_THROW_IF_NOT_MSG(meta_.targets[i] != meta_.targets[j], "corpus '{}': target '{}' is named twice in 'targets'",
+                             path, meta_.targets[i]);
+  }
+  auto lo = h5::read_double_attribute(f, "target_min", what), hi = h5::read_double_attribute(f, "target_max", what);
+  HARDY_THROW_IF_NOT_MSG(lo && hi && std::isfinite(*lo) && std::isfinite(*hi) && *lo < *hi,
+                         "corpus '{}' (task regression) needs finite attributes target_min < target_max declaring "
+                         "the range of its labels (e.g. 1 and 7)",
+                         path);
+  meta_.target_min = *lo;
+  meta_.target_max = *hi;
+}
+
 CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readonly(path)) {
   hid_t f = file_.get();
   meta_.path = path;
@@ -87,14 +125,15 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
   }
   auto task = h5::read_string_attribute(f, "task", what);
   HARDY_THROW_IF_NOT_MSG(task.has_value(), "corpus '{}' has no 'task' attribute", path);
-  HARDY_THROW_IF_NOT_MSG(*task == "classification" || *task == "sentiment",
-                         "corpus '{}': task '{}' is unknown (use classification or sentiment)",
+  auto parsed = parse_task(*task);
+  HARDY_THROW_IF_NOT_MSG(parsed.has_value(),
+                         "corpus '{}': task '{}' is unknown (use classification, sentiment or regression)",
                          path, *task);
-  meta_.task = *task == "classification" ? Task::Classification : Task::Sentiment;
+  meta_.task = *parsed;
   auto classes = h5::read_int_attribute(f, "classes", what);
   HARDY_THROW_IF_NOT_MSG(classes.has_value(), "corpus '{}' has no 'classes' attribute", path);
   meta_.classes = static_cast<int>(*classes);
-  HARDY_THROW_IF_NOT_MSG(meta_.task == Task::Sentiment || meta_.classes >= 2,
+  HARDY_THROW_IF_NOT_MSG(meta_.task != Task::Classification || meta_.classes >= 2,
                          "corpus '{}': a classification corpus needs classes >= 2, found {}",
                          path, meta_.classes);
   if (auto names = h5::read_string_attribute(f, "class_names", what))
@@ -107,10 +146,15 @@ CorpusReader::CorpusReader(const std::string& path) : file_(h5::open_file_readon
                            path, *names);
   }
   meta_.name = h5::read_string_attribute(f, "name", what).value_or("");
+  if (meta_.task == Task::Regression) read_targets(f);
 
   auto label_shape = h5::dataset_shape(h5::open_dataset(f, "label", path).get());
-  HARDY_THROW_IF_NOT_MSG(label_shape.size() == 1, "corpus '{}': dataset 'label' must be 1-D, found {}-D",
-                         path, label_shape.size());
+  const std::size_t label_rank = meta_.task == Task::Regression ? 2 : 1;
+  HARDY_THROW_IF_NOT_MSG(label_shape.size() == label_rank, "corpus '{}': dataset 'label' must be {}-D for task {}, found {}-D",
+                         path, label_rank, task_name(meta_.task), label_shape.size());
+  HARDY_THROW_IF_NOT_MSG(label_rank == 1 || label_shape[1] == static_cast<std::int64_t>(meta_.targets.size()),
+                         "corpus '{}': dataset 'label' has {} columns but attribute 'targets' names {} ({})", path,
+                         label_shape[1], meta_.targets.size(), fmt::join(meta_.targets, ","));
   meta_.rows = label_shape[0];
   for (const auto& name : meta_.modalities.names()) {
     auto shape = require_rows(f, path, name, meta_.rows, 2);
@@ -193,8 +237,21 @@ CorpusRows CorpusReader::read_rows(const std::vector<RowRange>& ranges,
                                         torch::kFloat32, H5T_NATIVE_FLOAT, true));
   if (meta_.task == Task::Classification)
     rows.label = read_ranges(f, p, "label", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
-  else
+  else if (meta_.task == Task::Sentiment)
     rows.label = read_ranges(f, p, "label", ranges, 1, torch::kFloat32, H5T_NATIVE_FLOAT, false);
+  else
+    rows.label = read_ranges(f, p, "label", ranges, static_cast<std::int64_t>(meta_.targets.size()),
+                             torch::kFloat32, H5T_NATIVE_FLOAT, true);
+  if (meta_.task == Task::Regression && rows.label.numel() > 0) {
+    auto outside = ~(rows.label.isfinite() & (rows.label >= meta_.target_min) & (rows.label <= meta_.target_max));
+    if (outside.any().item<bool>()) {
+      auto at = outside.nonzero()[0];
+      HARDY_THROW_MSG("corpus '{}': dataset 'label' has a value outside the declared range [{}, {}] or NaN/Inf "
+                      "(first at row {} of those read, target '{}'); run `hardy_dist validate` for every defect",
+                      p, meta_.target_min, meta_.target_max, at[0].item<std::int64_t>(),
+                      meta_.targets[static_cast<std::size_t>(at[1].item<std::int64_t>())]);
+    }
+  }
   rows.sequence = read_ranges(f, p, "sequence", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
   rows.position = read_ranges(f, p, "position", ranges, 1, torch::kInt64, H5T_NATIVE_INT64, false);
   if (meta_.has_split)

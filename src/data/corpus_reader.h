@@ -30,6 +30,8 @@ class CorpusReader {
   CorpusRows read_shard(int rank, int world, const SequencePredicate& keep = {}) const;
 
  private:
+  void read_targets(hid_t file);  // regression: targets, target_min, target_max
+
   h5::Handle file_;
   CorpusMeta meta_;
   std::vector<SequenceRun> sequences_;

@@ -42,12 +42,15 @@ std::int64_t CorpusWriter::chunk_rows(std::int64_t dim, std::int64_t expected_ro
 CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
     : path_(path), tmp_path_(path + ".tmp"), spec_(spec) {
   h5::silence_hdf5_errors();
-  HARDY_THROW_IF_NOT_MSG(spec.task == Task::Sentiment || spec.classes >= 2,
+  HARDY_THROW_IF_NOT_MSG(spec.task != Task::Classification || spec.classes >= 2,
                          "a classification corpus needs at least 2 classes, got {}", spec.classes);
   HARDY_THROW_IF_NOT_MSG(spec.class_names.empty() ||
                              static_cast<int>(spec.class_names.size()) == spec.classes,
                          "{} class names given for {} classes", spec.class_names.size(),
                          spec.classes);
+  HARDY_THROW_IF_NOT_MSG(spec.task != Task::Regression ||
+                             (!spec.targets.empty() && spec.target_min < spec.target_max),
+                         "a regression corpus needs named targets and target_min < target_max");
   HARDY_THROW_IF_NOT_MSG(spec.with_split || spec.with_fold,
                          "a corpus needs a split or a fold dataset");
   HARDY_THROW_IF_NOT_MSG(spec.dims.size() == static_cast<std::size_t>(spec.modalities.size()),
@@ -89,7 +92,9 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
   if (spec.task == Task::Classification)
     add_column("label", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, vec(&CorpusBlock::label_class));
   else
-    add_column("label", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, vec(&CorpusBlock::label_score));
+    add_column("label", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+               spec.task == Task::Regression ? static_cast<std::int64_t>(spec.targets.size()) : 0,
+               vec(&CorpusBlock::label_score));
   add_column("sequence", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, vec(&CorpusBlock::sequence));
   add_column("position", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, vec(&CorpusBlock::position));
   if (spec.with_split) add_column("split", H5T_STD_I8LE, H5T_NATIVE_INT8, 0, vec(&CorpusBlock::split));
@@ -170,6 +175,11 @@ void CorpusWriter::close() {
   h5::write_string_attribute(f, "task", task_name(spec_.task));
   h5::write_int_attribute(f, "classes", spec_.task == Task::Classification ? spec_.classes : 0);
   if (!spec_.class_names.empty()) h5::write_string_attribute(f, "class_names", join(spec_.class_names));
+  if (spec_.task == Task::Regression) {
+    h5::write_string_attribute(f, "targets", join(spec_.targets));
+    h5::write_double_attribute(f, "target_min", spec_.target_min);
+    h5::write_double_attribute(f, "target_max", spec_.target_max);
+  }
   if (!spec_.split_names.empty()) h5::write_string_attribute(f, "split_names", join(spec_.split_names));
   if (!spec_.name.empty()) h5::write_string_attribute(f, "name", spec_.name);
   columns_.clear();

@@ -21,6 +21,8 @@ struct CorpusSpec {
   Task task = Task::Classification;
   int classes = 0;
   std::vector<std::string> class_names;
+  std::vector<std::string> targets;        // regression: label columns, by name
+  double target_min = 0, target_max = 0;   // regression: declared range of the labels
   std::vector<std::string> split_names;  // empty = train, valid, test (not written)
   ModalitySet modalities = ModalitySet::standard();
   std::vector<std::int64_t> dims;  // D_m per modality
@@ -38,7 +40,7 @@ struct CorpusSpec {
 struct CorpusBlock {
   PerModality<std::vector<float>> features;  // one per modality of the spec
   std::vector<std::int32_t> label_class;  // classification
-  std::vector<float> label_score;         // sentiment
+  std::vector<float> label_score;         // sentiment: one per row; regression: rows × targets
   std::vector<std::int64_t> sequence;
   std::vector<std::int32_t> position;
   std::vector<std::int8_t> split;

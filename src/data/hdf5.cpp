@@ -247,6 +247,29 @@ void write_int_attribute(hid_t obj, const std::string& name, std::int32_t value)
   check(H5Awrite(attr.get(), H5T_NATIVE_INT32, &value), "writing attribute " + name);
 }
 
+std::optional<double> read_double_attribute(hid_t obj, const std::string& name, const std::string& what) {
+  if (!has_attribute(obj, name)) return std::nullopt;
+  Handle attr(check_id(H5Aopen(obj, name.c_str(), H5P_DEFAULT), what));
+  Handle type(check_id(H5Aget_type(attr.get()), what));
+  const auto cls = H5Tget_class(type.get());
+  HARDY_THROW_IF_NOT_MSG(cls == H5T_FLOAT || cls == H5T_INTEGER,
+                         "{}: attribute '{}' must be a number, found a {}", what, name, type_class_name(cls));
+  Handle space(check_id(H5Aget_space(attr.get()), what));
+  HARDY_THROW_IF_NOT_MSG(H5Sget_simple_extent_npoints(space.get()) == 1,
+                         "{}: attribute '{}' must be a scalar", what, name);
+  double value = 0;
+  check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), what);
+  return value;
+}
+
+void write_double_attribute(hid_t obj, const std::string& name, double value) {
+  Handle space(check_id(H5Screate(H5S_SCALAR), "creating attribute space"));
+  Handle attr(check_id(
+      H5Acreate2(obj, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      "creating attribute " + name));
+  check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value), "writing attribute " + name);
+}
+
 void write_string_attribute(hid_t obj, const std::string& name, const std::string& value) {
   Handle space(check_id(H5Screate(H5S_SCALAR), "creating attribute space"));
   Handle type(check_id(H5Tcopy(H5T_C_S1), "creating string type"));

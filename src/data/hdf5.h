@@ -71,6 +71,9 @@ std::optional<std::int64_t> read_int_attribute(hid_t obj, const std::string& nam
 std::optional<std::string> read_string_attribute(hid_t obj, const std::string& name,
                                                  const std::string& what);
 void write_int_attribute(hid_t obj, const std::string& name, std::int32_t value);
+// A scalar floating-point (or integer) attribute, read as double; nullopt when absent.
+std::optional<double> read_double_attribute(hid_t obj, const std::string& name, const std::string& what);
+void write_double_attribute(hid_t obj, const std::string& name, double value);
 void write_string_attribute(hid_t obj, const std::string& name, const std::string& value);
 
 // Throws hardy::Error("<what>: <innermost HDF5 message>") when status < 0.

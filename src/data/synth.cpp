@@ -24,6 +24,44 @@ constexpr double kMinStrength = 0.15;  // clean strengths are uniform in [0.15, 
 constexpr double kNoiseFactor = 0.1;   // "noise" modalities keep 10% of their strength
 constexpr double kLabelStay = 0.5;     // P(next utterance keeps the previous emotion)
 constexpr std::uint64_t kLengthStream = 0xD1A1067ULL;
+constexpr std::uint64_t kTargetStream = 0x7A26E7ULL;   // regression: class levels
+constexpr std::uint64_t kSpeakerStream = 0x5BEA6E2ULL;  // speaker pool: voices and picks
+constexpr double kTargetMin = 1.0, kTargetMax = 7.0;    // MSP-Podcast's rating scale
+constexpr double kTargetNoise = 0.5;                    // rating jitter around the class level
+
+// Regression: the level of every target for every hidden class, uniform in [2, 6].
+std::vector<std::vector<double>> target_levels(std::uint64_t seed, int classes, std::size_t targets) {
+  Random rng(seed, kTargetStream);
+  std::vector<std::vector<double>> levels(static_cast<std::size_t>(classes), std::vector<double>(targets));
+  for (auto& c : levels)
+    for (auto& v : c) v = 2.0 + 4.0 * rng.uniform();
+  return levels;
+}
+
+// The partition of each dialogue: official-style partitions cut the dialogues in
+// order by synth.split_fractions, so the partition sizes are exact; without them,
+// train/valid/test by dialogue decile (8/1/1).
+std::vector<std::int8_t> dialogue_splits(const SynthOptions& o, std::int64_t dialogues) {
+  std::vector<std::int8_t> split(static_cast<std::size_t>(dialogues));
+  if (o.split_names.empty()) {
+    for (std::int64_t d = 0; d < dialogues; ++d) {
+      const std::int64_t decile = d % 10;
+      split[static_cast<std::size_t>(d)] = decile < 8 ? kTrain : (decile == 8 ? kValid : kTest);
+    }
+    return split;
+  }
+  double cumulative = 0;
+  std::int64_t begin = 0;
+  for (std::size_t p = 0; p < o.split_fractions.size(); ++p) {
+    cumulative += o.split_fractions[p];
+    const std::int64_t end = p + 1 == o.split_fractions.size()
+                                 ? dialogues
+                                 : std::min(dialogues, static_cast<std::int64_t>(std::llround(cumulative * static_cast<double>(dialogues))));
+    for (std::int64_t d = begin; d < end; ++d) split[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(p);
+    begin = std::max(begin, end);
+  }
+  return split;
+}
 
 // Unit-norm random directions, one per class and modality: the class patterns.
 std::vector<std::vector<float>> class_patterns(std::uint64_t seed, int classes,
@@ -63,31 +101,41 @@ std::vector<std::int64_t> dialogue_lengths(const SynthOptions& o) {
 // Writes one dialogue's rows into `block`.
 class DialogueGenerator {
  public:
-  explicit DialogueGenerator(const SynthOptions& o) : o_(o) {
+  DialogueGenerator(const SynthOptions& o, std::int64_t dialogues)
+      : o_(o), splits_(dialogue_splits(o, dialogues)) {
     for (int m = 0; m < modalities(); ++m)
       patterns_.push_back(class_patterns(o.seed, o.classes, o.dims[static_cast<std::size_t>(m)], m));
+    if (o.task == Task::Regression) levels_ = target_levels(o.seed, o.classes, o.targets.size());
+    double total = 0;
+    for (double w : o.class_prior) prior_cumulative_.push_back(total += w);
+    for (auto& c : prior_cumulative_) c /= total;
   }
 
   void generate(std::int64_t dialogue, std::int64_t length, CorpusBlock& block) {
     Random rng(o_.seed, static_cast<std::uint64_t>(dialogue) + 1);
-    // Two speakers, each with a fixed nuisance offset per modality.
+    const std::int8_t split = splits_[static_cast<std::size_t>(dialogue)];
+    // Two speakers, each with a fixed nuisance offset per modality: drawn for this
+    // dialogue (ids 0/1), or two voices of the speaker pool (global ids).
+    std::array<std::int32_t, 2> speaker_id{0, 1};
     std::array<PerModality<std::vector<float>>, 2> speaker_offset;
-    for (auto& speaker : speaker_offset)
-      for (int m = 0; m < modalities(); ++m) {
-        const auto dim = o_.dims[static_cast<std::size_t>(m)];
-        speaker.emplace_back(static_cast<size_t>(dim));
-        double scale = kSpeakerNorm / std::sqrt(static_cast<double>(dim));
-        for (auto& v : speaker.back()) v = static_cast<float>(scale * rng.normal());
+    if (o_.speakers == 0) {
+      for (auto& speaker : speaker_offset) speaker = draw_voice(rng);
+    } else {
+      Random pick(o_.seed, kSpeakerStream + static_cast<std::uint64_t>(dialogue));
+      auto [first, count] = speaker_range(split);
+      for (std::size_t i = 0; i < 2; ++i) {
+        speaker_id[i] = static_cast<std::int32_t>(first + pick.below(count));
+        Random voice(o_.seed, kSpeakerStream ^ (0xF00DULL << 32) ^ static_cast<std::uint64_t>(speaker_id[i]));
+        speaker_offset[i] = draw_voice(voice);
       }
+    }
     block.features.resize(static_cast<std::size_t>(modalities()));
     const std::int8_t fold = static_cast<std::int8_t>(dialogue % o_.folds);
-    const std::int64_t decile = dialogue % 10;
-    const std::int8_t split = decile < 8 ? kTrain : (decile == 8 ? kValid : kTest);
 
-    int label = static_cast<int>(rng.below(o_.classes));
+    int label = draw_class(rng);
     int speaker = static_cast<int>(rng.below(2));
     for (std::int64_t u = 0; u < length; ++u) {
-      if (u > 0 && rng.uniform() >= kLabelStay) label = static_cast<int>(rng.below(o_.classes));
+      if (u > 0 && rng.uniform() >= kLabelStay) label = draw_class(rng);
       if (u > 0 && rng.uniform() < 0.7) speaker = 1 - speaker;
       PerModality<float> hardness;
       float sum = 0.0f;
@@ -100,6 +148,10 @@ class DialogueGenerator {
       float mean_hardness = sum / static_cast<float>(modalities());
       if (o_.task == Task::Classification) {
         block.label_class.push_back(label);
+      } else if (o_.task == Task::Regression) {
+        for (double level : levels_[static_cast<std::size_t>(label)])
+          block.label_score.push_back(
+              static_cast<float>(std::clamp(level + kTargetNoise * rng.normal(), kTargetMin, kTargetMax)));
       } else {
         // Sentiment: the latent class is a position on [-3, 3], plus jitter.
         double score = -3.0 + 6.0 * label / (o_.classes - 1) + 0.3 * rng.normal();
@@ -109,7 +161,7 @@ class DialogueGenerator {
       block.position.push_back(static_cast<std::int32_t>(u));
       block.split.push_back(split);
       block.fold.push_back(fold);
-      block.speaker.push_back(static_cast<std::int32_t>(speaker));
+      block.speaker.push_back(speaker_id[static_cast<std::size_t>(speaker)]);
       block.planted_hardness.push_back(mean_hardness);
       block.planted_modality_hardness.insert(block.planted_modality_hardness.end(),
                                              hardness.begin(), hardness.end());
@@ -117,6 +169,39 @@ class DialogueGenerator {
   }
 
  private:
+  // One speaker's nuisance offset per modality, of norm ~kSpeakerNorm.
+  PerModality<std::vector<float>> draw_voice(Random& rng) const {
+    PerModality<std::vector<float>> voice;
+    for (int m = 0; m < modalities(); ++m) {
+      const auto dim = o_.dims[static_cast<std::size_t>(m)];
+      voice.emplace_back(static_cast<size_t>(dim));
+      double scale = kSpeakerNorm / std::sqrt(static_cast<double>(dim));
+      for (auto& v : voice.back()) v = static_cast<float>(scale * rng.normal());
+    }
+    return voice;
+  }
+
+  // The hidden class: uniform, or from synth.class_prior.
+  int draw_class(Random& rng) const {
+    if (prior_cumulative_.empty()) return static_cast<int>(rng.below(o_.classes));
+    const double u = rng.uniform();
+    for (std::size_t c = 0; c < prior_cumulative_.size(); ++c)
+      if (u < prior_cumulative_[c]) return static_cast<int>(c);
+    return o_.classes - 1;
+  }
+
+  // The speakers of a partition: the pool is cut in order by the partition
+  // fractions, so official-style partitions are speaker-disjoint, as MSP-Podcast's.
+  std::pair<std::int64_t, std::int64_t> speaker_range(std::int8_t split) const {
+    if (o_.split_names.empty()) return {0, o_.speakers};
+    double before = 0;
+    for (std::int8_t p = 0; p < split; ++p) before += o_.split_fractions[static_cast<std::size_t>(p)];
+    const double share = o_.split_fractions[static_cast<std::size_t>(split)];
+    auto first = std::min<std::int64_t>(o_.speakers - 1, static_cast<std::int64_t>(before * static_cast<double>(o_.speakers)));
+    auto count = std::max<std::int64_t>(1, static_cast<std::int64_t>(share * static_cast<double>(o_.speakers)));
+    return {first, std::min(count, o_.speakers - first)};
+  }
+
   // Appends one modality's feature row; returns its planted hardness.
   float add_features(Random& rng, int m, int label, const std::vector<float>& offset,
                      std::vector<float>& out) {
@@ -141,7 +226,10 @@ class DialogueGenerator {
   int modalities() const { return o_.modalities.size(); }
 
   const SynthOptions& o_;
+  std::vector<std::int8_t> splits_;
   PerModality<std::vector<std::vector<float>>> patterns_;
+  std::vector<std::vector<double>> levels_;  // regression: [class][target]
+  std::vector<double> prior_cumulative_;     // empty = uniform classes
 };
 
 void check_options(const SynthOptions& o) {
@@ -163,6 +251,31 @@ void check_options(const SynthOptions& o) {
   for (int m = 0; m < o.modalities.size(); ++m)
     HARDY_THROW_IF_NOT_MSG(o.dims[static_cast<std::size_t>(m)] >= 1, "synth dim of {} must be >= 1, got {}",
                            o.modalities.name(m), o.dims[static_cast<std::size_t>(m)]);
+  HARDY_THROW_IF_NOT_MSG(o.task != Task::Regression || !o.targets.empty(),
+                         "synth.task = \"regression\" needs at least one name in synth.targets");
+  if (!o.class_prior.empty()) {
+    HARDY_THROW_IF_NOT_MSG(o.class_prior.size() == static_cast<std::size_t>(o.classes),
+                           "synth.class_prior lists {} weights for {} classes (synth.classes): give one per class",
+                           o.class_prior.size(), o.classes);
+    double total = 0;
+    for (double w : o.class_prior) total += w;
+    HARDY_THROW_IF_NOT_MSG(total > 0, "synth.class_prior: the weights must not all be 0");
+  }
+  HARDY_THROW_IF_NOT_MSG(o.split_names.size() == o.split_fractions.size(),
+                         "synth.split_names has {} names but synth.split_fractions {} fractions: give one fraction per "
+                         "partition",
+                         o.split_names.size(), o.split_fractions.size());
+  if (!o.split_names.empty()) {
+    HARDY_THROW_IF_NOT_MSG(o.split_names.size() >= 3 && o.split_names.size() <= 127,
+                           "synth.split_names needs train, valid and at least one test partition (3 to 127 names), got {}",
+                           o.split_names.size());
+    double total = 0;
+    for (double f : o.split_fractions) total += f;
+    HARDY_THROW_IF_NOT_MSG(std::abs(total - 1.0) < 1e-6, "synth.split_fractions must sum to 1, they sum to {}", total);
+    HARDY_THROW_IF_NOT_MSG(o.speakers == 0 || o.speakers >= static_cast<std::int64_t>(o.split_names.size()),
+                           "synth.speakers = {} cannot give each of the {} partitions its own speakers; use at least {}",
+                           o.speakers, o.split_names.size(), o.split_names.size());
+  }
 }
 
 }  // namespace
@@ -182,6 +295,12 @@ SynthSummary synthesize_corpus(const SynthOptions& o) {
   spec.name = o.name;
   spec.task = o.task;
   spec.classes = o.task == Task::Classification ? o.classes : 0;
+  if (o.task == Task::Regression) {
+    spec.targets = o.targets;
+    spec.target_min = kTargetMin;
+    spec.target_max = kTargetMax;
+  }
+  spec.split_names = o.split_names;
   spec.modalities = o.modalities;
   spec.dims = o.dims;
   spec.with_split = spec.with_fold = spec.with_speaker = spec.with_planted = true;
@@ -192,7 +311,7 @@ SynthSummary synthesize_corpus(const SynthOptions& o) {
   std::int64_t row_floats = 0;
   for (auto d : o.dims) row_floats += d;
   const std::int64_t block_rows = std::max<std::int64_t>(64, (8 << 20) / row_floats);
-  DialogueGenerator generator(o);
+  DialogueGenerator generator(o, static_cast<std::int64_t>(lengths.size()));
   CorpusBlock block;
   Progress progress("synth", total, "utterances");
   for (std::int64_t d = 0; d < static_cast<std::int64_t>(lengths.size()); ++d) {

@@ -129,20 +129,43 @@ class Validator {
     }
     auto task = read_string("task");
     if (!h5::has_attribute(f, "task"))
-      fail("attribute 'task' is missing (classification or sentiment)");
-    else if (task && *task != "classification" && *task != "sentiment")
-      fail(fmt::format("attribute 'task' is '{}', expected classification or sentiment", *task));
+      fail("attribute 'task' is missing (classification, sentiment or regression)");
+    else if (task && !parse_task(*task))
+      fail(fmt::format("attribute 'task' is '{}', expected classification, sentiment or regression", *task));
     sentiment_ = task && *task == "sentiment";
+    regression_ = task && *task == "regression";
+    if (regression_) {
+      auto targets = read_string("targets");
+      if (!targets || targets->empty())
+        fail("attribute 'targets' is missing: a regression corpus names its label columns (e.g. "
+             "\"arousal,valence,dominance\")");
+      else
+        targets_ = std::count(targets->begin(), targets->end(), ',') + 1;
+      std::optional<double> lo, hi;
+      try {
+        lo = h5::read_double_attribute(f, "target_min", what);
+        hi = h5::read_double_attribute(f, "target_max", what);
+      } catch (const Error& e) {
+        fail(strip_location(e.what()));
+      }
+      if (!lo || !hi || !(*lo < *hi))
+        fail("attributes 'target_min' < 'target_max' are missing or not ordered: a regression corpus declares "
+             "the range of its labels (e.g. 1 and 7)");
+      else {
+        target_min_ = *lo;
+        target_max_ = *hi;
+      }
+    }
     auto classes = read_int("classes");
     if (!h5::has_attribute(f, "classes"))
       fail("attribute 'classes' is missing");
-    else if (classes && !sentiment_ && *classes < 2)
+    else if (classes && !sentiment_ && !regression_ && *classes < 2)
       fail(fmt::format("attribute 'classes' is {}, a classification corpus needs at least 2",
                        *classes));
     classes_ = classes.value_or(0);
     if (auto names = read_string("class_names")) {
       auto n = std::count(names->begin(), names->end(), ',') + 1;
-      if (!sentiment_ && n != classes_)
+      if (!sentiment_ && !regression_ && n != classes_)
         fail(fmt::format("attribute 'class_names' lists {} names for {} classes", n, classes_));
     }
     if (auto names = read_string("split_names")) {
@@ -185,7 +208,12 @@ class Validator {
   }
 
   void check_datasets() {
-    auto label = open_checked("label", 1, sentiment_ ? H5T_FLOAT : H5T_INTEGER, true);
+    auto label = open_checked("label", regression_ ? 2 : 1, sentiment_ || regression_ ? H5T_FLOAT : H5T_INTEGER, true);
+    if (label.valid() && regression_ && targets_ > 0 && h5::dataset_shape(label.get())[1] != targets_) {
+      fail(fmt::format("dataset 'label' has {} columns but attribute 'targets' names {}",
+                       h5::dataset_shape(label.get())[1], targets_));
+      label = {};
+    }
     auto sequence = open_checked("sequence", 1, H5T_INTEGER, true);
     auto position = open_checked("position", 1, H5T_INTEGER, true);
     std::vector<h5::Handle> features;
@@ -267,6 +295,21 @@ class Validator {
   }
 
   void check_labels(hid_t ds) {
+    if (regression_) {
+      RowDefect bad(fmt::format("dataset 'label' has values outside the declared range [{}, {}] or NaN/Inf",
+                                target_min_, target_max_));
+      const auto shape = h5::dataset_shape(ds);
+      const auto width = static_cast<std::size_t>(shape[1]);
+      std::vector<float> v(static_cast<std::size_t>(shape[0]) * width);
+      h5::read_rows(ds, H5T_NATIVE_FLOAT, 0, shape[0], v.data(), "label");
+      for (size_t row = 0; row * width < v.size(); ++row)
+        if (std::any_of(v.begin() + static_cast<std::ptrdiff_t>(row * width),
+                        v.begin() + static_cast<std::ptrdiff_t>((row + 1) * width),
+                        [&](float x) { return !(x >= target_min_ && x <= target_max_); }))
+          bad.add(static_cast<std::int64_t>(row));
+      bad.flush_into(report_.defects);
+      return;
+    }
     if (sentiment_) {
       RowDefect bad("dataset 'label' has sentiment scores outside [-3, 3] or NaN/Inf");
       auto v = h5::read_vector<float>(ds, H5T_NATIVE_FLOAT, "label");
@@ -370,6 +413,9 @@ class Validator {
   ValidationReport report_;
   h5::Handle file_;
   bool sentiment_ = false;
+  bool regression_ = false;
+  std::int64_t targets_ = 0;
+  double target_min_ = 0, target_max_ = 0;
   ModalitySet modalities_ = ModalitySet::standard();  // version 1, or the `modalities` attribute
   std::int64_t classes_ = 0;
   std::int64_t splits_ = 3;  // split codes 0 .. splits_ - 1 (the split_names attribute)

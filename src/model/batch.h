@@ -18,7 +18,7 @@ struct SequenceBatch {
   PerModality<torch::Tensor> x;  // float32 [B, T, D_m] per modality; zeros where missing or padding
   torch::Tensor real;            // bool [B, T]; true = real utterance, false = padding
   torch::Tensor available;       // bool [B, T, M]; modality m present (after the condition)
-  torch::Tensor label;           // [B, T] int64 class or float32 score; ignored at padding
+  torch::Tensor label;           // [B, T] int64 class or float32 score, or float32 [B, T, targets]; ignored at padding
 };
 
 // Throws hardy::Error unless the batch is consistently shaped for `options`: x[m] is

@@ -62,6 +62,13 @@ torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& t
   check_real(real, "masked_mse");
   check_bt(prediction, real, "masked_mse", "prediction");
   check_bt(target, real, "masked_mse", "target");
+  if (target.dim() == 3) {  // regression: [B, T, K] against [B, T, K]
+    HARDY_THROW_IF_NOT_MSG(prediction.dim() == 3 && prediction.size(-1) == target.size(-1),
+                           "masked_mse: predictions {} for targets {}: the model needs one output per target",
+                           prediction.sizes().vec(), target.sizes().vec());
+    auto error = (prediction - target.to(prediction.dtype())).masked_fill(~real.unsqueeze(-1), 0.0).pow(2).mean(-1);
+    return mean_over_real(error, real);
+  }
   auto pred = prediction;
   if (pred.dim() == 3 && pred.size(-1) == 1) pred = pred.squeeze(-1);
   HARDY_THROW_IF_NOT_MSG(pred.dim() == 2 && target.dim() == 2,
@@ -69,6 +76,33 @@ torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& t
                          "[B, T]; a model for sentiment regression needs outputs = 1");
   auto error = (pred - target.to(pred.dtype())).masked_fill(~real, 0.0).pow(2);
   return mean_over_real(error, real);
+}
+
+torch::Tensor ccc_statistics(const torch::Tensor& prediction, const torch::Tensor& target,
+                             const torch::Tensor& real) {
+  check_real(real, "ccc_statistics");
+  check_bt(prediction, real, "ccc_statistics", "prediction");
+  check_bt(target, real, "ccc_statistics", "target");
+  HARDY_THROW_IF_NOT_MSG(prediction.dim() == 3 && target.dim() == 3 && prediction.size(-1) == target.size(-1),
+                         "ccc_statistics expects predictions and targets [B, T, K], got {} and {}",
+                         prediction.sizes().vec(), target.sizes().vec());
+  auto mask = real.unsqueeze(-1).to(torch::kFloat64);
+  // Padding is zeroed before the products, so NaN there cannot reach the gradient.
+  auto p = prediction.to(torch::kFloat64).masked_fill(~real.unsqueeze(-1), 0.0).reshape({-1, prediction.size(-1)});
+  auto y = target.to(prediction.device(), torch::kFloat64).masked_fill(~real.unsqueeze(-1), 0.0).reshape({-1, target.size(-1)});
+  auto n = mask.expand_as(prediction).reshape({-1, prediction.size(-1)}).sum(0);
+  return torch::stack({n, p.sum(0), y.sum(0), (p * p).sum(0), (y * y).sum(0), (p * y).sum(0)});
+}
+
+torch::Tensor ccc_from_statistics(const torch::Tensor& statistics) {
+  HARDY_THROW_IF_NOT_MSG(statistics.dim() == 2 && statistics.size(0) == 6,
+                         "ccc_from_statistics expects [6, K] statistics, got {}", statistics.sizes().vec());
+  auto n = statistics[0].clamp_min(1.0);
+  auto mean_p = statistics[1] / n, mean_y = statistics[2] / n;
+  auto var_p = statistics[3] / n - mean_p * mean_p, var_y = statistics[4] / n - mean_y * mean_y;
+  auto cov = statistics[5] / n - mean_p * mean_y;
+  auto denominator = (var_p + var_y + (mean_p - mean_y).pow(2)).clamp_min(1e-12);
+  return 2.0 * cov / denominator;
 }
 
 torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,

@@ -18,10 +18,24 @@ namespace hardy {
 torch::Tensor masked_cross_entropy(const torch::Tensor& logits, const torch::Tensor& label,
                                    const torch::Tensor& real, const torch::Tensor& class_weights = {});
 
-// Squared error of predicted scores [B, T] or [B, T, 1] against float targets [B, T],
-// averaged over the real utterances (0 when there are none). Sentiment regression.
+// Squared error of predicted scores [B, T] or [B, T, 1] against float targets [B, T]
+// (sentiment), or of predictions [B, T, K] against targets [B, T, K] (regression: the
+// mean over the K targets), averaged over the real utterances (0 when there are none).
 torch::Tensor masked_mse(const torch::Tensor& prediction, const torch::Tensor& target,
                          const torch::Tensor& real);
+
+// The sufficient statistics of the concordance correlation coefficient over the real
+// utterances, per target: float64 [6, K] = (n, Σp, Σy, Σp², Σy², Σpy) for predictions
+// and targets [B, T, K]. Sums, so the statistics of a batch split over ranks add up;
+// differentiable in the predictions.
+torch::Tensor ccc_statistics(const torch::Tensor& prediction, const torch::Tensor& target,
+                             const torch::Tensor& real);
+
+// Lin's CCC per target [K] from ccc_statistics (population moments):
+//   CCC = 2 cov(p, y) / (var p + var y + (mean p - mean y)^2),
+// with the denominator kept above 1e-12, so a constant prediction of a constant target
+// gives 0 instead of NaN. 0 for a target without utterances.
+torch::Tensor ccc_from_statistics(const torch::Tensor& statistics);
 
 // masked_mse for sentiment scores, masked_cross_entropy for classes.
 torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label,

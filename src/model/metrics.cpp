@@ -1,5 +1,7 @@
 #include "model/metrics.h"
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 
 namespace hardy {
@@ -108,6 +110,27 @@ SentimentMetrics sentiment_metrics(const torch::Tensor& predicted_scores,
                                    const torch::Tensor& true_scores) {
   return sentiment_metrics(to_vector<double>(predicted_scores, torch::kDouble, "predicted scores"),
                            to_vector<double>(true_scores, torch::kDouble, "true scores"));
+}
+
+RegressionMetrics regression_metrics(const torch::Tensor& predictions, const torch::Tensor& targets) {
+  HARDY_THROW_IF_NOT_MSG(predictions.dim() == 2 && predictions.sizes() == targets.sizes() && predictions.size(0) >= 1,
+                         "regression metrics need predictions and targets of the same shape [N >= 1, K], got {} and {}",
+                         predictions.sizes().vec(), targets.sizes().vec());
+  auto p = predictions.to(torch::kCPU, torch::kFloat64), y = targets.to(torch::kCPU, torch::kFloat64);
+  auto dp = p - p.mean(0), dy = y - y.mean(0);  // two-pass moments
+  auto var_p = dp.pow(2).mean(0), var_y = dy.pow(2).mean(0), cov = (dp * dy).mean(0);
+  auto ccc = 2.0 * cov / (var_p + var_y + (p.mean(0) - y.mean(0)).pow(2)).clamp_min(1e-12);
+  auto scale = (var_p * var_y).sqrt();
+  auto pearson = torch::where(scale > 1e-12, cov / scale.clamp_min(1e-12), torch::zeros_like(cov));
+  auto mse = (p - y).pow(2).mean(0);
+  RegressionMetrics m;
+  m.ccc = to_vector<double>(ccc, torch::kDouble, "CCC");
+  m.pearson = to_vector<double>(pearson, torch::kDouble, "Pearson r");
+  m.mse = to_vector<double>(mse, torch::kDouble, "MSE");
+  m.mean_ccc = ccc.mean().item<double>();
+  m.mean_pearson = pearson.mean().item<double>();
+  m.mean_mse = mse.mean().item<double>();
+  return m;
 }
 
 }  // namespace hardy

@@ -42,4 +42,18 @@ SentimentMetrics sentiment_metrics(const std::vector<double>& predicted_scores,
 SentimentMetrics sentiment_metrics(const torch::Tensor& predicted_scores,
                                    const torch::Tensor& true_scores);
 
+// Regression (docs/algorithm.md, "Regression"): per target, Lin's concordance
+// correlation coefficient, Pearson's r and the mean squared error, with population
+// moments in float64; and their means over the targets. A target whose predictions or
+// truths are constant has r = 0 (and CCC 0 unless both are the same constant, which
+// gives 0 too: the denominator is kept above 1e-12).
+struct RegressionMetrics {
+  std::vector<double> ccc, pearson, mse;  // one per target
+  double mean_ccc = 0.0, mean_pearson = 0.0, mean_mse = 0.0;
+};
+
+// Predictions and targets are [N, K] floating-point tensors of the same shape, N >= 1
+// (hardy::Error otherwise).
+RegressionMetrics regression_metrics(const torch::Tensor& predictions, const torch::Tensor& targets);
+
 }  // namespace hardy

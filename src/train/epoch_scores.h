@@ -8,7 +8,8 @@
 
 namespace hardy {
 
-// "primary"/"secondary" = WA/UA for classification, Acc/F1 for sentiment.
+// "primary"/"secondary" = WA/UA for classification, Acc/F1 for sentiment, and the
+// means over the targets of CCC / Pearson's r for regression.
 // NaN = not evaluated (e.g. no valid split).
 struct EpochScores {
   std::int64_t epoch = 0;
@@ -17,6 +18,8 @@ struct EpochScores {
   // F1 on test, and the test confusion matrix, classes × classes, [true][predicted].
   double valid_macro_f1 = NAN, test_macro_f1 = NAN, test_weighted_f1 = NAN;
   std::vector<std::int64_t> test_confusion;
+  // Regression only (empty otherwise): per target, on test, CCC, Pearson's r and MSE.
+  std::vector<double> test_ccc, test_pearson, test_mse;
 };
 
 }  // namespace hardy

@@ -18,10 +18,16 @@ torch::Tensor normalise_rows(const torch::Tensor& x) {
   return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(1));
 }
 
-// Utterance-level task loss for [N, outputs] predictions.
-torch::Tensor utterance_loss(const torch::Tensor& logits, const torch::Tensor& label, bool sentiment,
-                             const torch::Tensor& class_weights) {
-  if (sentiment) return torch::mse_loss(logits.squeeze(-1), label);
+// Utterance-level task loss for [N, outputs] predictions (this rank's `share` of the
+// global batch).
+torch::Tensor utterance_loss(const FoldContext& ctx, const torch::Tensor& logits, const torch::Tensor& label,
+                             double share) {
+  if (ctx.settings.regression) {  // utterances as sequences of length 1
+    auto real = torch::ones({logits.size(0), 1}, torch::TensorOptions().dtype(torch::kBool).device(logits.device()));
+    return ctx.task_loss(logits.unsqueeze(1), label.unsqueeze(1), real, share);
+  }
+  if (ctx.settings.sentiment) return torch::mse_loss(logits.squeeze(-1), label);
+  const auto& class_weights = ctx.class_weights;
   if (!class_weights.defined()) return torch::nn::functional::cross_entropy(logits, label);
   // Weighted terms, plain mean (as masked_cross_entropy): batch shares still add up.
   namespace F = torch::nn::functional;
@@ -51,9 +57,11 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
       if (!batch.empty()) {
         auto idx = timed(times.data_s, [&] { return torch::tensor(batch.local, torch::kInt64).to(s.device); });
         loss = timed(times.compute_s, [&] {
-          return utterance_loss(net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
-                                s.sentiment, ctx.class_weights) * batch.share();
+          return utterance_loss(ctx, net->forward(x.index_select(0, idx)).logits, y.index_select(0, idx),
+                                batch.share()) * batch.share();
         });
+      } else {
+        ctx.join_task_losses(1);
       }
       parallel.step(optimizer, loss);
     }

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "model/losses.h"
+#include "train/task_loss.h"
 
 #include <numeric>
 
@@ -42,8 +43,21 @@ FoldContext::FoldContext(const TrainSettings& s, const CorpusRows& rows, const F
   table_is_global_ = is_identity(corpus.row);
 }
 
+torch::Tensor FoldContext::task_loss(const torch::Tensor& logits, const torch::Tensor& label,
+                                     const torch::Tensor& real, double share) const {
+  if (!settings.regression) return hardy::task_loss(logits, label, real, settings.sentiment, class_weights);
+  if (!settings.ccc_loss) return masked_mse(logits, label, real);
+  return global_batch_ccc_loss(logits, label, real, share, *comm);
+}
+
+void FoldContext::join_task_losses(int terms) const {
+  if (!settings.regression || !settings.ccc_loss) return;
+  for (int i = 0; i < terms; ++i)
+    join_global_batch_ccc_loss(static_cast<std::int64_t>(settings.targets.size()), settings.device, *comm);
+}
+
 void FoldContext::compute_class_weights() {
-  if (!settings.inverse_frequency_weights || settings.sentiment) return;
+  if (!settings.inverse_frequency_weights || settings.classes == 0) return;
   auto labels = corpus.label.index_select(0, train.rows());
   auto counts = torch::bincount(labels, {}, settings.classes).to(torch::kFloat64);
   comm->allreduce(counts, ReduceOp::Sum)->wait();

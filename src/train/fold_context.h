@@ -55,6 +55,17 @@ struct FoldContext {
   // Collective over `comm`: sets class_weights from every rank's training labels when
   // the settings ask for them.
   void compute_class_weights();
+  // The task term of a stage's loss on this rank's share of a global batch: logits
+  // [B, T, outputs] against labels [B, T] (or [B, T, targets]), to be multiplied by
+  // the share like every mean term (data_parallel.h). Cross-entropy (classification,
+  // with class_weights), squared error (sentiment; regression_loss = "mse"), or
+  // 1 - mean CCC over the targets of the WHOLE global batch (regression_loss =
+  // "ccc"; collective when sharded: train/task_loss.h).
+  torch::Tensor task_loss(const torch::Tensor& logits, const torch::Tensor& label, const torch::Tensor& real,
+                          double share) const;
+  // A rank holding none of a global batch joins the collectives of `terms` task
+  // terms it does not compute (CCC when sharded); nothing otherwise.
+  void join_task_losses(int terms) const;
   int rank() const { return comm->rank(); }
   // Rank 0 writes checkpoints, artifacts and reports; every rank reads them.
   bool writes_files() const { return rank() == 0; }

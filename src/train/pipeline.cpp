@@ -227,7 +227,10 @@ ConditionResult run_condition(const RunScope& run, const RunInputs& in, std::siz
   const std::string scores_path = ctx.dir + "/" + stage + "_scores.pt";
   const bool skipped = run_stage(
       run, {ctx.dir, stage, in.key(f, s.student_key() + condition), ctx.dir + "/" + stage + ".ckpt"}, resume,
-      {[&] { result.epochs = scores_from_tensor(load_tensors(scores_path, {"history"}).at("history")); },
+      {[&] {
+         result.epochs = scores_from_tensor(load_tensors(scores_path, {"history"}).at("history"),
+                                            static_cast<std::int64_t>(ctx.settings.targets.size()));
+       },
        [&] {
          result.epochs = train_student(ctx, fold.features, condition, curriculum, ctx.dir + "/" + stage + ".ckpt");
        },
@@ -240,7 +243,8 @@ ConditionResult run_condition(const RunScope& run, const RunInputs& in, std::siz
   if (curriculum) {
     const auto& all = fold.all_curricula.at(condition);
     result.k_histogram = curriculum_size_histogram(all);
-    result.support_label_agreement = support_label_agreement(all, labels.label);
+    if (!ctx.settings.regression)  // equal labels: a class (or a score) shared with the query
+      result.support_label_agreement = support_label_agreement(all, labels.label);
   }
   return result;
 }
@@ -464,6 +468,7 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   results.corpus = path;
   results.task = task_name(reader.meta().task);
   results.modalities = reader.meta().modalities;
+  results.targets = reader.meta().targets;
   const RunInputs in{settings, reader, plans, dir, corpus_fingerprint(path)};
 
   // The units, and the groups of ranks that run them.

@@ -49,25 +49,66 @@ const EpochScores& select_epoch(const std::vector<EpochScores>& epochs, Selectio
 std::string RunResults::primary_name() const {
   if (task == "classification") return "WA";
   if (task == "sentiment") return "Acc";
-  HARDY_THROW_MSG("results have unknown task '{}' (expected classification or sentiment)", task);
+  if (task == "regression") return "CCC";
+  HARDY_THROW_MSG("results have unknown task '{}' (expected classification, sentiment or regression)", task);
 }
 
 std::string RunResults::secondary_name() const {
   if (task == "classification") return "UA";
   if (task == "sentiment") return "F1";
-  HARDY_THROW_MSG("results have unknown task '{}' (expected classification or sentiment)", task);
+  if (task == "regression") return "r";
+  HARDY_THROW_MSG("results have unknown task '{}' (expected classification, sentiment or regression)", task);
+}
+
+std::vector<std::string> RunResults::score_names() const {
+  std::vector<std::string> names{primary_name(), secondary_name()};
+  if (task == "classification") names.push_back("macro-F1");
+  if (task == "regression")
+    for (const auto& t : targets) names.push_back("CCC " + t);
+  return names;
+}
+
+std::vector<std::string> RunResults::score_ids() const {
+  std::vector<std::string> ids{"primary", "secondary"};
+  if (task == "classification") ids.push_back("macro_f1");
+  if (task == "regression")
+    for (const auto& t : targets) ids.push_back("ccc_" + t);
+  return ids;
+}
+
+std::vector<double> RunResults::score_values(const EpochScores& e) const {
+  std::vector<double> values{e.test_primary, e.test_secondary};
+  if (task == "classification") values.push_back(e.test_macro_f1);
+  if (task == "regression")
+    for (std::size_t k = 0; k < targets.size(); ++k)
+      values.push_back(k < e.test_ccc.size() ? e.test_ccc[k] : NAN);
+  return values;
 }
 
 namespace {
 
 constexpr std::size_t kNumSelections = std::size(kAllSelections);
 
-// One line of a results table: per selection, (primary, secondary) and the epoch.
+// One line of a results table: per selection, the score columns (score_names) and
+// the epoch.
 struct Row {
   std::string condition;  // or "average"
   std::string label;      // as shown in markdown
-  double scores[kNumSelections][2];
+  std::vector<double> scores[kNumSelections];
   std::optional<std::int64_t> epoch[kNumSelections];  // per-fold condition rows only
+};
+
+// Per selection and column, the values of several rows (to average).
+struct ColumnValues {
+  std::vector<std::vector<double>> values[kNumSelections];
+  explicit ColumnValues(std::size_t columns) {
+    for (auto& v : values) v.resize(columns);
+  }
+  void add(const Row& r) {
+    for (std::size_t s = 0; s < kNumSelections; ++s)
+      for (std::size_t k = 0; k < values[s].size(); ++k) values[s][k].push_back(r.scores[s][k]);
+  }
+  std::size_t count() const { return values[0].empty() ? 0 : values[0][0].size(); }
 };
 
 double mean_of(const std::vector<double>& v) {
@@ -83,44 +124,46 @@ double mean_of_present(const std::vector<double>& v) {
   return mean_of(present);
 }
 
-Row condition_row(const ConditionResult& c) {
+Row condition_row(const ConditionResult& c, const RunResults& results) {
   Row row{c.condition, c.condition, {}, {}};
+  const auto columns = results.score_names().size();
   for (std::size_t s = 0; s < kNumSelections; ++s) {
-    row.scores[s][0] = row.scores[s][1] = NAN;
+    row.scores[s].assign(columns, NAN);
     if (c.epochs.empty()) continue;  // nothing evaluated: the row shows n/a
     const auto& e = select_epoch(c.epochs, kAllSelections[s]);
-    row.scores[s][0] = e.test_primary;
-    row.scores[s][1] = e.test_secondary;
+    row.scores[s] = results.score_values(e);
     row.epoch[s] = e.epoch;
   }
   return row;
 }
 
-// The paper's "average" row: the mean over the missing-modality conditions (atv is
-// the full-modality upper reference, not one of them). None when there are none.
-std::optional<Row> average_row(const std::vector<Row>& rows, const std::string& complete) {
-  Row avg{"average", "average", {}, {}};
-  std::vector<double> values[kNumSelections][2];
-  for (const auto& r : rows) {
-    if (r.condition == complete) continue;
-    for (std::size_t s = 0; s < kNumSelections; ++s)
-      for (int k = 0; k < 2; ++k) values[s][k].push_back(r.scores[s][k]);
-  }
-  if (values[0][0].empty()) return std::nullopt;
+// A row whose every column is the mean of `values`.
+Row mean_row(std::string condition, std::string label, const ColumnValues& values) {
+  Row row{std::move(condition), std::move(label), {}, {}};
   for (std::size_t s = 0; s < kNumSelections; ++s)
-    for (int k = 0; k < 2; ++k) avg.scores[s][k] = mean_of(values[s][k]);
-  return avg;
+    for (const auto& column : values.values[s]) row.scores[s].push_back(mean_of(column));
+  return row;
 }
 
-std::vector<Row> with_average(std::vector<Row> rows, const std::string& complete) {
-  if (auto avg = average_row(rows, complete)) rows.push_back(*avg);
+// The paper's "average" row: the mean over the missing-modality conditions (atv is
+// the full-modality upper reference, not one of them). None when there are none.
+std::optional<Row> average_row(const std::vector<Row>& rows, const RunResults& results) {
+  ColumnValues values(results.score_names().size());
+  for (const auto& r : rows)
+    if (r.condition != results.modalities.complete_condition()) values.add(r);
+  if (values.count() == 0) return std::nullopt;
+  return mean_row("average", "average", values);
+}
+
+std::vector<Row> with_average(std::vector<Row> rows, const RunResults& results) {
+  if (auto avg = average_row(rows, results)) rows.push_back(*avg);
   return rows;
 }
 
-std::vector<Row> fold_rows(const FoldResult& fold, const std::string& complete) {
+std::vector<Row> fold_rows(const FoldResult& fold, const RunResults& results) {
   std::vector<Row> rows;
-  for (const auto& c : fold.conditions) rows.push_back(condition_row(c));
-  return with_average(std::move(rows), complete);
+  for (const auto& c : fold.conditions) rows.push_back(condition_row(c, results));
+  return with_average(std::move(rows), results);
 }
 
 // Conditions in first-appearance order over the folds (the first fold's order when
@@ -143,40 +186,34 @@ const ConditionResult* find_condition(const FoldResult& fold, const std::string&
 std::vector<Row> mean_rows(const RunResults& results) {
   std::vector<Row> rows;
   for (const auto& name : condition_order(results)) {
-    std::vector<double> values[kNumSelections][2];
-    for (const auto& fold : results.folds) {
-      if (const auto* c = find_condition(fold, name)) {
-        Row r = condition_row(*c);
-        for (std::size_t s = 0; s < kNumSelections; ++s)
-          for (int k = 0; k < 2; ++k) values[s][k].push_back(r.scores[s][k]);
-      }
-    }
-    Row row{name, name, {}, {}};
-    std::size_t present = values[0][0].size();
-    if (present < results.folds.size())
-      row.label = fmt::format("{} ({} of {} folds)", name, present, results.folds.size());
-    for (std::size_t s = 0; s < kNumSelections; ++s)
-      for (int k = 0; k < 2; ++k) row.scores[s][k] = mean_of(values[s][k]);
-    rows.push_back(row);
+    ColumnValues values(results.score_names().size());
+    for (const auto& fold : results.folds)
+      if (const auto* c = find_condition(fold, name)) values.add(condition_row(*c, results));
+    const std::size_t present = values.count();
+    rows.push_back(mean_row(name,
+                            present < results.folds.size()
+                                ? fmt::format("{} ({} of {} folds)", name, present, results.folds.size())
+                                : name,
+                            values));
   }
-  return with_average(std::move(rows), results.modalities.complete_condition());
+  return with_average(std::move(rows), results);
 }
 
 std::string cell(double v) { return std::isnan(v) ? "n/a" : fmt::format("{:.4f}", v); }
 
 std::string markdown_table(const std::vector<Row>& rows, const RunResults& results) {
-  const std::string p = results.primary_name(), q = results.secondary_name();
   std::string out = "| condition |";
   std::string rule = "|---|";
-  for (auto s : kAllSelections) {
-    out += fmt::format(" {} ({}) | {} ({}) |", p, selection_label(s), q, selection_label(s));
-    rule += "---:|---:|";
-  }
+  for (auto s : kAllSelections)
+    for (const auto& name : results.score_names()) {
+      out += fmt::format(" {} ({}) |", name, selection_label(s));
+      rule += "---:|";
+    }
   out += "\n" + rule + "\n";
   for (const auto& r : rows) {
     out += fmt::format("| {} |", r.label);
     for (std::size_t s = 0; s < kNumSelections; ++s)
-      out += fmt::format(" {} | {} |", cell(r.scores[s][0]), cell(r.scores[s][1]));
+      for (double v : r.scores[s]) out += fmt::format(" {} |", cell(v));
     out += "\n";
   }
   return out;
@@ -228,17 +265,20 @@ std::string csv_number(double v) { return std::isnan(v) ? "" : fmt::format("{}",
 
 void append_csv_rows(std::string& out, const std::string& fold, const std::vector<Row>& rows) {
   for (const auto& r : rows)
-    for (std::size_t s = 0; s < kNumSelections; ++s)
-      out += fmt::format("{},{},{},{},{},{}\n", csv_field(fold), csv_field(r.condition),
-                         selection_id(kAllSelections[s]),
-                         r.epoch[s] ? std::to_string(*r.epoch[s]) : "",
-                         csv_number(r.scores[s][0]), csv_number(r.scores[s][1]));
+    for (std::size_t s = 0; s < kNumSelections; ++s) {
+      out += fmt::format("{},{},{},{}", csv_field(fold), csv_field(r.condition), selection_id(kAllSelections[s]),
+                         r.epoch[s] ? std::to_string(*r.epoch[s]) : "");
+      for (double v : r.scores[s]) out += "," + csv_number(v);
+      out += "\n";
+    }
 }
 
 std::string results_csv(const RunResults& results) {
-  std::string out = "fold,condition,selection,epoch,primary,secondary\n";
+  std::string out = "fold,condition,selection,epoch";
+  for (const auto& id : results.score_ids()) out += "," + csv_field(id);
+  out += "\n";
   for (const auto& fold : results.folds)
-    append_csv_rows(out, fold.name, fold_rows(fold, results.modalities.complete_condition()));
+    append_csv_rows(out, fold.name, fold_rows(fold, results));
   append_csv_rows(out, "mean", mean_rows(results));
   return out;
 }
@@ -258,6 +298,11 @@ Json epoch_json(const EpochScores& e) {
     j["test_macro_f1"] = e.test_macro_f1;
     j["test_weighted_f1"] = e.test_weighted_f1;
     j["test_confusion"] = e.test_confusion;  // classes × classes, row-major [true][predicted]
+  }
+  if (!e.test_ccc.empty()) {  // regression: per target, in the order of "targets"
+    j["test_ccc"] = e.test_ccc;
+    j["test_pearson"] = e.test_pearson;
+    j["test_mse"] = e.test_mse;
   }
   return j;
 }
@@ -287,8 +332,9 @@ std::string results_json(const RunResults& results) {
   Json doc{{"corpus", results.corpus},
            {"task", results.task},
            {"primary", results.primary_name()},
-           {"secondary", results.secondary_name()},
-           {"folds", std::move(folds)}};
+           {"secondary", results.secondary_name()}};
+  if (!results.targets.empty()) doc["targets"] = results.targets;
+  doc["folds"] = std::move(folds);
   // Names come from the config and corpus; a stray non-UTF-8 byte becomes U+FFFD
   // rather than losing the whole report at the end of a run.
   return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
@@ -305,7 +351,7 @@ std::string results_markdown(const RunResults& results) {
   if (n > 1) {
     out += "\n## Per fold\n";
     for (const auto& fold : results.folds)
-      out += fmt::format("\n### {}\n\n{}", fold.name, markdown_table(fold_rows(fold, results.modalities.complete_condition()), results));
+      out += fmt::format("\n### {}\n\n{}", fold.name, markdown_table(fold_rows(fold, results), results));
   }
   out += "\n## Diagnostics\n\n";
   out += "Spearman(H, planted) and support-label agreement are averaged over the folds that "
@@ -315,21 +361,26 @@ std::string results_markdown(const RunResults& results) {
 }
 
 void write_reports(const RunResults& results, const std::string& dir) {
-  const std::string p = results.primary_name(), q = results.secondary_name();
+  const std::string p = results.primary_name();
   std::string md = fmt::format("# HARDY-MER results: {} ({})\n\n", results.corpus, results.task);
   const auto& m = results.modalities;
   std::vector<std::string> codes;
   for (int i = 0; i < m.size(); ++i) codes.push_back(fmt::format("{} = {}", m.code(i), m.name(i)));
   const auto legend = fmt::format("{}", fmt::join(codes, ", "));
   md += fmt::format(
-      "Test-set {} and {} of the student per modality condition ({} available). Each is shown at three epochs: *{}* (the final student epoch), *{}* "
+      "Test-set {} of the student per modality condition ({} available). Each is shown at three epochs: *{}* (the final student epoch), *{}* "
       "(the epoch with the highest validation {}; the last epoch when there is no validation "
       "set) and *{}* (the epoch with the highest test {}, as the paper reports; it selects on "
       "the test set, so it is optimistic). \"average\" is the mean over the missing-modality "
       "conditions ({}); {}, when present, is excluded from it as in the "
       "paper.\n\n",
-      p, q, legend, selection_label(Selection::LastEpoch), selection_label(Selection::BestValid), p,
+      fmt::join(results.score_names(), ", "), legend, selection_label(Selection::LastEpoch), selection_label(Selection::BestValid), p,
       selection_label(Selection::BestTest), p, fmt::join(m.missing_conditions(), ", "), m.complete_condition());
+  if (results.task == "regression")
+    md += fmt::format("CCC is the mean over the targets ({}) of Lin's concordance correlation coefficient, r the "
+                      "mean of Pearson's r; per-target CCC follow. MSE and Pearson's r per target are in "
+                      "results.json.\n\n",
+                      fmt::join(results.targets, ", "));
   md += results_markdown(results);
   const std::string base = dir.empty() ? std::string() : dir + "/";
   write_file_atomic(base + "results.md", md);

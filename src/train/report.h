@@ -46,16 +46,23 @@ struct FoldResult {
 };
 
 struct RunResults {
-  std::string corpus, task;  // task: "classification" | "sentiment"
+  std::string corpus, task;  // task: "classification" | "sentiment" | "regression"
   std::vector<FoldResult> folds;
   ModalitySet modalities = ModalitySet::standard();  // the corpus's: names the conditions
-  std::string primary_name() const;    // "WA" | "Acc"
-  std::string secondary_name() const;  // "UA" | "F1"
+  std::vector<std::string> targets;                  // regression: the corpus's targets
+  std::string primary_name() const;    // "WA" | "Acc" | "CCC"
+  std::string secondary_name() const;  // "UA" | "F1" | "r"
+  // The test scores each table row shows per selection: primary, secondary, then
+  // macro-F1 (classification) or the CCC of every target (regression). Names for
+  // markdown ("macro-F1", "CCC arousal") and for CSV ("macro_f1", "ccc_arousal").
+  std::vector<std::string> score_names() const;
+  std::vector<std::string> score_ids() const;
+  std::vector<double> score_values(const EpochScores& e) const;
 };
 
 // The main table (paper Table 1 layout): one row per condition (first-fold order),
 // then "average" over the missing-modality conditions (atv excluded, as in the
-// paper); per selection a primary and a secondary column, averaged over folds, as
+// paper); per selection the score_names() columns, averaged over folds, as
 // 4-decimal fractions. Then one such table per fold, then the diagnostics per
 // condition (Spearman(H, planted), K_q histogram, support-label agreement).
 // A condition missing from some folds is averaged over the folds that have it and
@@ -64,8 +71,8 @@ std::string results_markdown(const RunResults& results);
 
 // Writes <dir>/results.md (title, legend, results_markdown), <dir>/results.csv (one
 // row per fold x table row x selection: fold,condition,selection,epoch,primary,
-// secondary; fold "mean" for the fold averages, condition "average" for the average
-// row) and <dir>/results.json (all of RunResults plus the selected epochs; NaN as
+// secondary, then macro_f1 (classification) or ccc_<target> per target (regression);
+// fold "mean" for the fold averages, condition "average" for the average row) and <dir>/results.json (all of RunResults plus the selected epochs; NaN as
 // null), each atomically.
 void write_reports(const RunResults& results, const std::string& dir);
 

@@ -197,7 +197,9 @@ SequenceBatch gather_batch(const PerModality<torch::Tensor>& features, const tor
   for (const auto& f : features) batch.x.push_back(f.index_select(0, flat).view({b, t, -1}) * mask);
   batch.real = real;
   batch.available = real.unsqueeze(-1).expand({b, t, static_cast<std::int64_t>(features.size())}).clone();
-  batch.label = labels.index_select(0, label_rows.reshape({-1})).view({b, t});
+  auto label = labels.index_select(0, label_rows.reshape({-1}));
+  // [B, T] class ids or scores; [B, T, targets] for regression labels [N, targets].
+  batch.label = labels.dim() == 2 ? label.view({b, t, labels.size(1)}) : label.view({b, t});
   return apply_condition(batch, keep);
 }
 

@@ -15,8 +15,12 @@ bool index_is_flat(const Config& c) { return c.string("retrieval.index") == "fla
 
 TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   TrainSettings s;
+  s.task = meta.task;
   s.sentiment = meta.task == Task::Sentiment;
-  s.classes = s.sentiment ? 0 : meta.classes;
+  s.regression = meta.task == Task::Regression;
+  s.classes = meta.task == Task::Classification ? meta.classes : 0;
+  s.targets = meta.targets;
+  s.ccc_loss = c.string("training.regression_loss") == "ccc";
   s.model.modalities = meta.modalities;
   s.model.dims = meta.dims;
   s.model.hidden = c.integer("model.hidden");
@@ -25,7 +29,7 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.model.ff_hidden = c.integer("model.ff_hidden");
   s.model.dropout = c.real("model.dropout");
   s.model.decoder_hidden = c.integer("model.decoder_hidden");
-  s.model.outputs = s.sentiment ? 1 : meta.classes;
+  s.model.outputs = s.sentiment ? 1 : s.regression ? static_cast<std::int64_t>(meta.targets.size()) : meta.classes;
 
   s.finetune_features = c.boolean("training.finetune_features");
   s.finetune_epochs = c.integer("training.finetune_epochs");
@@ -40,7 +44,8 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.lambda_mi = c.real("training.lambda_mi");
   s.support_label_own = c.string("training.support_label") == "own";
   s.merge_views = c.boolean("training.merge_views");
-  s.inverse_frequency_weights = c.string("training.class_weights") == "inverse_frequency" && !s.sentiment;
+  s.inverse_frequency_weights =
+      c.string("training.class_weights") == "inverse_frequency" && meta.task == Task::Classification;
   s.seed = static_cast<std::uint64_t>(c.integer("training.seed"));
 
   s.hardness.alpha = c.real("hardness.alpha");
@@ -115,8 +120,10 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
 
 std::string TrainSettings::feature_key() const {
   // Class weights change every stage's loss; "none" leaves the keys as they were.
-  return fmt::format("features:{}:{}:{}:{}:{}{}", finetune_features, finetune_epochs, finetune_lr,
-                     seed, model.outputs, inverse_frequency_weights ? ":inverse_frequency" : "");
+  // Likewise the regression loss; classification and sentiment keys are unchanged.
+  return fmt::format("features:{}:{}:{}:{}:{}{}{}", finetune_features, finetune_epochs, finetune_lr,
+                     seed, model.outputs, inverse_frequency_weights ? ":inverse_frequency" : "",
+                     regression ? (ccc_loss ? ":ccc" : ":mse") : "");
 }
 
 std::string TrainSettings::teacher_key() const {

@@ -19,8 +19,12 @@ namespace hardy {
 
 struct TrainSettings {
   ModelOptions model;  // dims and outputs from the corpus
-  bool sentiment = false;
-  std::int64_t classes = 0;  // 0 for sentiment
+  Task task = Task::Classification;
+  bool sentiment = false;    // task == Sentiment
+  bool regression = false;   // task == Regression
+  std::int64_t classes = 0;  // 0 for sentiment and regression
+  std::vector<std::string> targets;  // regression: one output per target
+  bool ccc_loss = true;      // regression: training.regression_loss = "ccc" (else "mse")
 
   bool finetune_features = true;
   std::int64_t finetune_epochs = 20;

@@ -25,7 +25,24 @@ struct SplitScores {
   double primary = NAN, secondary = NAN;     // (WA, UA) or (Acc, weighted F1)
   double macro_f1 = NAN, weighted_f1 = NAN;  // classification
   std::vector<std::int64_t> confusion;       // classification: [true][predicted]
+  std::vector<double> ccc, pearson, mse;     // regression, per target
 };
+
+// Regression: every real utterance's predictions and targets, [n, 2K] (all ranks').
+SplitScores regression_scores(const FoldContext& ctx, const std::vector<torch::Tensor>& rows) {
+  const auto k = static_cast<std::int64_t>(ctx.settings.targets.size());
+  auto pairs = rows.empty() ? torch::empty({0, 2 * k}, torch::kFloat64) : torch::cat(rows).to(torch::kFloat64);
+  pairs = gather_rows(ctx, pairs);
+  if (pairs.size(0) == 0) return {};
+  auto m = regression_metrics(pairs.slice(1, 0, k), pairs.slice(1, k, 2 * k));
+  SplitScores out;
+  out.primary = m.mean_ccc;
+  out.secondary = m.mean_pearson;
+  out.ccc = m.ccc;
+  out.pearson = m.pearson;
+  out.mse = m.mse;
+  return out;
+}
 
 // The scores of `net` on `set` under `keep`.
 SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
@@ -42,10 +59,15 @@ SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
     auto batch = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, keep);
     auto logits = net->forward(batch_to(batch, s.device)).joint_logits.cpu();
     auto real = batch.real;
+    if (s.regression) {  // [n, K] predictions next to [n, K] targets
+      predicted.push_back(torch::cat({logits.index({real}), batch.label.index({real})}, 1));
+      continue;
+    }
     predicted.push_back(s.sentiment ? logits.select(-1, 0).masked_select(real)
                                     : logits.argmax(-1).masked_select(real));
     target.push_back(batch.label.masked_select(real));
   }
+  if (s.regression) return regression_scores(ctx, predicted);
   // Sharded: every rank's predictions, so the metrics are those of the whole set.
   auto pairs = predicted.empty() ? torch::empty({0, 2}, torch::kFloat64)
                                  : torch::stack({torch::cat(predicted).to(torch::kFloat64),
@@ -62,10 +84,19 @@ SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
   }
   if (s.sentiment) {
     auto m = sentiment_metrics(p, t);
-    return {m.accuracy, m.weighted_f1, NAN, NAN, {}};
+    SplitScores out;
+    out.primary = m.accuracy;
+    out.secondary = m.weighted_f1;
+    return out;
   }
   auto m = classification_metrics(p, t, s.classes);
-  return {m.wa, m.ua, m.macro_f1, m.weighted_f1, m.confusion};
+  SplitScores out;
+  out.primary = m.wa;
+  out.secondary = m.ua;
+  out.macro_f1 = m.macro_f1;
+  out.weighted_f1 = m.weighted_f1;
+  out.confusion = m.confusion;
+  return out;
 }
 
 EpochScores epoch_scores(std::int64_t epoch, const SplitScores& valid, const SplitScores& test) {
@@ -74,6 +105,9 @@ EpochScores epoch_scores(std::int64_t epoch, const SplitScores& valid, const Spl
   e.test_macro_f1 = test.macro_f1;
   e.test_weighted_f1 = test.weighted_f1;
   e.test_confusion = test.confusion;
+  e.test_ccc = test.ccc;
+  e.test_pearson = test.pearson;
+  e.test_mse = test.mse;
   return e;
 }
 
@@ -120,12 +154,14 @@ SupportTable support_table(const FoldContext& ctx, const PerModality<torch::Tens
 
 // Columns of the history tensor: epoch, the four primary/secondary scores, then (since
 // macro-F1 was added) valid and test macro-F1, test weighted F1 and the test confusion
-// matrix. Histories of five columns, from earlier runs, still load.
+// matrix; for regression, instead of the confusion matrix, the test CCC, Pearson r
+// and MSE of every target. Histories of five columns, from earlier runs, still load.
 constexpr std::int64_t kScoreColumns = 5, kMetricColumns = 8;
 
 torch::Tensor scores_to_tensor(const std::vector<EpochScores>& h) {
   std::size_t confusion = 0;
-  for (const auto& e : h) confusion = std::max(confusion, e.test_confusion.size());
+  for (const auto& e : h)
+    confusion = std::max({confusion, e.test_confusion.size(), 3 * e.test_ccc.size()});
   auto t = torch::full({static_cast<std::int64_t>(h.size()), kMetricColumns + static_cast<std::int64_t>(confusion)},
                        NAN, torch::kFloat64);
   auto a = t.accessor<double, 2>();
@@ -140,11 +176,17 @@ torch::Tensor scores_to_tensor(const std::vector<EpochScores>& h) {
     a[i][7] = h[i].test_weighted_f1;
     for (std::size_t k = 0; k < h[i].test_confusion.size(); ++k)
       a[i][kMetricColumns + static_cast<std::int64_t>(k)] = static_cast<double>(h[i].test_confusion[k]);
+    const auto targets = h[i].test_ccc.size();
+    for (std::size_t k = 0; k < targets; ++k) {
+      a[i][kMetricColumns + static_cast<std::int64_t>(k)] = h[i].test_ccc[k];
+      a[i][kMetricColumns + static_cast<std::int64_t>(targets + k)] = h[i].test_pearson[k];
+      a[i][kMetricColumns + static_cast<std::int64_t>(2 * targets + k)] = h[i].test_mse[k];
+    }
   }
   return t;
 }
 
-std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t) {
+std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t, std::int64_t targets) {
   std::vector<EpochScores> h;
   auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();  // host reads below
   HARDY_THROW_IF_NOT_MSG(c.dim() == 2 && (c.size(1) == kScoreColumns || c.size(1) >= kMetricColumns),
@@ -157,8 +199,16 @@ std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t) {
       e.valid_macro_f1 = a[r][5];
       e.test_macro_f1 = a[r][6];
       e.test_weighted_f1 = a[r][7];
-      for (std::int64_t k = kMetricColumns; k < c.size(1); ++k)
-        if (!std::isnan(a[r][k])) e.test_confusion.push_back(static_cast<std::int64_t>(a[r][k]));
+      if (targets > 0 && c.size(1) == kMetricColumns + 3 * targets) {
+        for (std::int64_t k = 0; k < targets; ++k) {
+          e.test_ccc.push_back(a[r][kMetricColumns + k]);
+          e.test_pearson.push_back(a[r][kMetricColumns + targets + k]);
+          e.test_mse.push_back(a[r][kMetricColumns + 2 * targets + k]);
+        }
+      } else if (targets == 0) {
+        for (std::int64_t k = kMetricColumns; k < c.size(1); ++k)
+          if (!std::isnan(a[r][k])) e.test_confusion.push_back(static_cast<std::int64_t>(a[r][k]));
+      }
     }
     h.push_back(e);
   }
@@ -181,7 +231,8 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
   std::int64_t start = 0;
   if (auto state = load_checkpoint(checkpoint, *net, optimizer)) {
     start = state->epoch;
-    if (state->extra.count("history")) history = scores_from_tensor(state->extra.at("history"));
+    if (state->extra.count("history"))
+      history = scores_from_tensor(state->extra.at("history"), static_cast<std::int64_t>(s.targets.size()));
     if (start > 0 && start < s.student_epochs)
       log::info("{} | student {} | resuming after epoch {}", ctx.plan.name, condition, start);
   }
@@ -202,7 +253,18 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     const bool stage1 = epoch < s.student_stage1_epochs;
     for (const auto& share : sequence_batches(ctx, s.seed + 7, epoch, s.batch_size)) {
       if (share.empty()) {  // this rank holds none of the batch: join every step of it
-        for (std::int64_t j = 0; j < (stage1 || s.merge_views ? 1 : views); ++j) parallel.step(optimizer, {});
+        if (stage1) {
+          ctx.join_task_losses(modality_count(s.model));
+          parallel.step(optimizer, {});
+        } else if (s.merge_views) {
+          ctx.join_task_losses(static_cast<int>(views));
+          parallel.step(optimizer, {});
+        } else {
+          for (std::int64_t j = 0; j < views; ++j) {
+            ctx.join_task_losses(1);
+            parallel.step(optimizer, {});
+          }
+        }
         continue;
       }
       auto layout = timed(times.data_s, [&] { return batch_layout(ctx.train, share.local); });
@@ -213,9 +275,9 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
         });
         auto loss = timed(times.compute_s, [&] {
           auto out = net->forward(batch);
-          auto l = task_loss(out.modality_logits[0], batch.label, real, s.sentiment, ctx.class_weights);
+          auto l = ctx.task_loss(out.modality_logits[0], batch.label, real, share.share());
           for (std::size_t m = 1; m < out.modality_logits.size(); ++m)
-            l = l + task_loss(out.modality_logits[m], batch.label, real, s.sentiment, ctx.class_weights);
+            l = l + ctx.task_loss(out.modality_logits[m], batch.label, real, share.share());
           return l * share.share();
         });
         parallel.step(optimizer, loss);
@@ -235,7 +297,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
         });
         auto loss = timed(times.compute_s, [&] {
           auto out = net->forward(view);
-          return (task_loss(out.joint_logits, view.label, real, s.sentiment, ctx.class_weights) +
+          return (ctx.task_loss(out.joint_logits, view.label, real, share.share()) +
                   reconstruction_loss(out.reconstruction, truth.x, view.available, real)) *
                  share.share();
         });

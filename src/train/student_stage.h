@@ -21,6 +21,8 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
 // Epoch scores as a [E, 5] float64 tensor (epoch, valid ×2, test ×2) and back, for
 // checkpoints and artifacts.
 torch::Tensor scores_to_tensor(const std::vector<EpochScores>& scores);
-std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t);
+// `targets`: the regression targets of the corpus (0 otherwise), which say how to read
+// the columns after the first eight.
+std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t, std::int64_t targets = 0);
 
 }  // namespace hardy

@@ -68,14 +68,16 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
           auto mean_terms = reconstruction_loss(out.reconstruction, truth.x, device_batch.available, real);
           torch::Tensor sum_terms;
           if (stage1) {
-            for (const auto& logits : out.modality_logits) mean_terms = mean_terms + task_loss(logits, label, real, s.sentiment, ctx.class_weights);
+            for (const auto& logits : out.modality_logits) mean_terms = mean_terms + ctx.task_loss(logits, label, real, share.share());
             sum_terms = s.lambda_mi * mi_loss(out.mi, real);
           } else {
-            mean_terms = mean_terms + task_loss(out.joint_logits, label, real, s.sentiment, ctx.class_weights);
+            mean_terms = mean_terms + ctx.task_loss(out.joint_logits, label, real, share.share());
           }
           auto weighted = mean_terms * share.share();
           return sum_terms.defined() ? weighted + sum_terms : weighted;
         });
+      } else {  // stage 1 has a task term per modality head, stage 2 the joint head's
+        ctx.join_task_losses(stage1 ? modality_count(s.model) : 1);
       }
       parallel.step(optimizer, loss);
     }

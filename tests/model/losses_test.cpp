@@ -276,5 +276,39 @@ TEST(ClassWeights, WeightedCrossEntropyIsTheMeanOfWeightedTerms) {
   EXPECT_THROW(masked_cross_entropy(logits, label, real, torch::ones({3})), Error);
 }
 
+// CCC statistics and the CCC from them, on the hand example of metrics_test.cpp
+// (p = (1, 2, 3), y = (2, 2, 4): CCC = 2/3), with a padded position that holds NaN.
+TEST(CccStatistics, HandExampleIgnoresPadding) {
+  auto p = torch::tensor({1.0f, 2.0f, 3.0f, NAN}).view({1, 4, 1}).requires_grad_(true);
+  auto y = torch::tensor({2.0f, 2.0f, 4.0f, NAN}).view({1, 4, 1});
+  auto real = torch::tensor({true, true, true, false}).view({1, 4});
+  auto s = ccc_statistics(p, y, real);
+  EXPECT_TRUE(torch::allclose(s.squeeze(1), torch::tensor({3.0, 6.0, 8.0, 14.0, 24.0, 18.0}, torch::kFloat64)));
+  auto ccc = ccc_from_statistics(s);
+  EXPECT_NEAR(ccc.item<double>(), 2.0 / 3.0, 1e-12);
+  (1.0 - ccc).sum().backward();
+  EXPECT_TRUE(torch::isfinite(p.grad()).all().item<bool>());
+  EXPECT_EQ(p.grad()[0][3][0].item<float>(), 0.0f);  // padding gets no gradient
+}
+
+TEST(CccStatistics, AddUpOverParts) {
+  torch::manual_seed(3);
+  auto p = torch::randn({4, 3, 2}), y = torch::randn({4, 3, 2});
+  auto real = torch::ones({4, 3}, torch::kBool);
+  auto whole = ccc_statistics(p, y, real);
+  auto parts = ccc_statistics(p.slice(0, 0, 1), y.slice(0, 0, 1), real.slice(0, 0, 1)) +
+               ccc_statistics(p.slice(0, 1), y.slice(0, 1), real.slice(0, 1));
+  EXPECT_TRUE(torch::allclose(whole, parts));
+}
+
+TEST(MaskedMse, AveragesOverTargetsThenRealUtterances) {
+  // Two utterances (one padded): errors (1, 3) and (2, 0) -> (1 + 9) / 2 and 4 / 2 = 5 and 2.
+  auto p = torch::tensor({1.0f, 3.0f, 2.0f, 0.0f, 9.0f, 9.0f}).view({1, 3, 2});
+  auto y = torch::zeros({1, 3, 2});
+  auto real = torch::tensor({true, true, false}).view({1, 3});
+  EXPECT_NEAR(masked_mse(p, y, real).item<float>(), (5.0f + 2.0f) / 2.0f, 1e-6);
+  EXPECT_THROW(masked_mse(torch::zeros({1, 3, 1}), y, real), Error);
+}
+
 }  // namespace
 }  // namespace hardy

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace hardy {
 namespace {
 
@@ -105,6 +107,46 @@ TEST(SentimentMetrics, AllZeroTruthEvaluatesNothing) {
   EXPECT_EQ(m.accuracy, 0.0);
   EXPECT_EQ(m.weighted_f1, 0.0);
   EXPECT_THROW(sentiment_metrics(std::vector<double>{1.0}, std::vector<double>{}), Error);
+}
+
+// Regression, by hand: p = (1, 2, 3), y = (2, 2, 4).
+//   mean p = 2, mean y = 8/3; var p = 2/3, var y = 8/9; cov = 2/3
+//   CCC = 2 cov / (var p + var y + (mean p - mean y)^2) = (4/3) / (6/9 + 8/9 + 4/9) = 2/3
+//   r = cov / sqrt(var p var y) = (2/3) / sqrt(16/27) = sqrt(3)/2
+//   MSE = (1 + 0 + 1) / 3 = 2/3
+// Second target: a perfect prediction (CCC = r = 1, MSE 0).
+TEST(RegressionMetrics, HandExample) {
+  auto p = torch::tensor({{1.0, 5.0}, {2.0, 6.0}, {3.0, 7.0}});
+  auto y = torch::tensor({{2.0, 5.0}, {2.0, 6.0}, {4.0, 7.0}});
+  auto m = regression_metrics(p, y);
+  ASSERT_EQ(m.ccc.size(), 2u);
+  EXPECT_NEAR(m.ccc[0], 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(m.pearson[0], std::sqrt(3.0) / 2.0, 1e-12);
+  EXPECT_NEAR(m.mse[0], 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(m.ccc[1], 1.0, 1e-12);
+  EXPECT_NEAR(m.pearson[1], 1.0, 1e-12);
+  EXPECT_NEAR(m.mse[1], 0.0, 1e-12);
+  EXPECT_NEAR(m.mean_ccc, (2.0 / 3.0 + 1.0) / 2.0, 1e-12);
+}
+
+TEST(RegressionMetrics, ShiftedPredictionsLoseConcordanceNotCorrelation) {
+  // p = y + 1: r = 1, but CCC = 2 var / (2 var + 1) < 1 (var y = 2/3 -> CCC = 4/7).
+  auto y = torch::tensor({1.0, 2.0, 3.0}).view({3, 1});
+  auto m = regression_metrics(y + 1.0, y);
+  EXPECT_NEAR(m.pearson[0], 1.0, 1e-12);
+  EXPECT_NEAR(m.ccc[0], 4.0 / 7.0, 1e-12);
+  EXPECT_NEAR(m.mse[0], 1.0, 1e-12);
+}
+
+TEST(RegressionMetrics, ConstantPredictionsGiveZeroNotNaN) {
+  auto m = regression_metrics(torch::full({4, 1}, 3.0), torch::tensor({1.0, 2.0, 3.0, 4.0}).view({4, 1}));
+  EXPECT_EQ(m.pearson[0], 0.0);
+  EXPECT_EQ(m.ccc[0], 0.0);
+}
+
+TEST(RegressionMetrics, RejectsMismatchedShapes) {
+  EXPECT_THROW(regression_metrics(torch::zeros({3, 2}), torch::zeros({3, 3})), Error);
+  EXPECT_THROW(regression_metrics(torch::zeros({0, 2}), torch::zeros({0, 2})), Error);
 }
 
 }  // namespace

@@ -385,13 +385,20 @@ class MspPodcastTest(CorpusChecks):
         ("MSP-PODCAST_0006_0001.wav", "U", "1200", "Train"),
     ]
 
-    def make(self, turns=None, rows_override=None):
+    # EmoAct, EmoVal, EmoDom of each of TURNS, as written in the CSV: both ends of the
+    # [1, 7] range, and values that are not exact in float32.
+    RATINGS = [("4.2", "3.8", "4.0"), ("1.0", "7.0", "2.6"), ("3.4", "2.2", "5.8"),
+               ("6.2", "1.6", "4.4"), ("2.0", "3.0", "1.4"), ("5.6", "4.8", "3.2"),
+               ("7", "1", "6.6"), ("4.8", "5.2", "3.6"), ("1.2", "6.4", "2.0")]
+
+    def make(self, turns=None, rows_override=None, ratings=None):
         root = os.path.join(self.tmp, "msp")
         for d in ("audio", "text"):
             os.makedirs(os.path.join(root, d), exist_ok=True)
         turns = turns or self.TURNS
-        lines = rows_override or ["%s,%s,4.2,3.8,4.0,%s,Female,%s\n" % (f, e, spk, split)
-                                  for f, e, spk, split in turns]
+        ratings = ratings or [("4.2", "3.8", "4.0")] * len(turns)
+        lines = rows_override or ["%s,%s,%s,%s,%s,%s,Female,%s\n" % ((f, e) + r + (spk, split))
+                                  for (f, e, spk, split), r in zip(turns, ratings)]
         with open(os.path.join(root, "labels_consensus.csv"), "w") as f:
             f.write(self.HEADER + "".join(lines))
         self.vectors = {}
@@ -445,9 +452,12 @@ class MspPodcastTest(CorpusChecks):
         self.assertEqual(res.returncode, 2, res.stderr)
         lines = [l for l in res.stderr.splitlines() if l.strip()]
         self.assertEqual(len(lines), 1, res.stderr)
+        self.assertTrue(lines[0].startswith("convert_features: error: "), lines[0])
+        self.assertNotIn("Traceback", res.stderr)
         self.assertIn(fragment, lines[0])
         self.assertFalse(os.path.exists(self.out))
         self.assertFalse(os.path.exists(self.out + ".tmp"))
+        return lines[0]
 
     def test_missing_feature_file(self):
         self.make()
@@ -466,9 +476,93 @@ class MspPodcastTest(CorpusChecks):
         self.make(rows_override=["MSP-PODCAST_0001_0001.wav,N,4.0,3.8,4.0,1200,Female,Test9\n"])
         self.fails_with("Split_Set 'Test9'")
 
-    def test_regression_is_refused_until_implemented(self):
-        self.make()
-        self.fails_with("not implemented yet", "--task", "regression")
+    # ------------------------------------------------------------- --task regression
+
+    def test_regression_keeps_every_turn_with_its_ratings(self):
+        self.make(ratings=self.RATINGS)
+        res = self.convert("--task", "regression")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("task regression", res.stderr)
+        self.assertIn("targets arousal,valence,dominance", res.stderr)
+        self.assertIn("arousal mean 3.933 min 1.000 max 7.000", res.stderr)
+        self.assertIn("valence mean 3.889 min 1.000 max 7.000", res.stderr)
+        self.assertIn("dominance mean 3.733 min 1.400 max 6.600", res.stderr)
+        n = len(self.TURNS)  # X and O turns included: they have attribute ratings
+        with h5py.File(self.out, "r") as h5:
+            self.assertEqual(h5.attrs["format_version"], 2)
+            self.assertEqual(h5.attrs["format_version"].dtype, np.int32)
+            self.assertEqual(h5.attrs["modalities"], "audio,text")
+            self.assertEqual(h5.attrs["task"], "regression")
+            self.assertEqual(h5.attrs["classes"], 0)
+            self.assertEqual(h5.attrs["classes"].dtype, np.int32)
+            self.assertNotIn("class_names", h5.attrs)
+            self.assertEqual(h5.attrs["targets"], "arousal,valence,dominance")
+            for name, value in (("target_min", 1.0), ("target_max", 7.0)):
+                self.assertIsInstance(h5.attrs[name], np.float64, name)
+                self.assertEqual(h5.attrs[name].shape, (), name)
+                self.assertEqual(h5.attrs[name], value, name)
+            self.assertEqual(h5.attrs["split_names"], "train,valid,test1,test2,test3")
+            self.assertEqual(h5.attrs["name"], "msp-podcast")
+            self.assertEqual(sorted(h5.keys()), sorted(
+                ["audio", "text", "label", "sequence", "position", "split", "speaker"]))
+            label = h5["label"]
+            self.assertEqual(label.dtype, np.float32)
+            self.assertEqual(label.shape, (n, 3))
+            # Chunked like the feature datasets: ~1 MiB of whole rows, capped at N.
+            self.assertEqual(label.chunks, (min(max(64, (1 << 20) // (4 * 3)), n), 3))
+            self.assertIsNone(label.compression)
+            # Columns EmoAct, EmoVal, EmoDom, rows in CSV order, exactly as float32 parses them.
+            np.testing.assert_array_equal(
+                label[()], np.array([[float(v) for v in r] for r in self.RATINGS], np.float32))
+            self.check_row_dataset(h5, "split", np.int8,
+                                   [{"Train": 0, "Development": 1, "Test1": 2, "Test2": 3, "Test3": 4}[t[3]]
+                                    for t in self.TURNS])
+            self.check_row_dataset(h5, "speaker", np.int32,
+                                   [-1 if t[2] == "Unknown" else int(t[2]) for t in self.TURNS])
+            self.check_row_dataset(h5, "sequence", np.int64, list(range(n)))
+            self.check_row_dataset(h5, "position", np.int32, [0] * n)
+            for d, dim in (("audio", DA), ("text", DT)):
+                self.assertEqual(h5[d].shape, (n, dim), d)
+                for row, t in enumerate(self.TURNS):
+                    np.testing.assert_allclose(h5[d][row], self.vectors[(d, os.path.splitext(t[0])[0])],
+                                               rtol=1e-6, atol=1e-7)
+        self.validate(self.out)
+
+    def test_regression_ignores_emotions(self):
+        self.make(ratings=self.RATINGS)
+        res = self.convert("--task", "regression", "--emotions", "A,S")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("--emotions ignored", res.stderr)
+        with h5py.File(self.out, "r") as h5:
+            self.assertEqual(h5["label"].shape, (len(self.TURNS), 3))
+            self.assertNotIn("class_names", h5.attrs)
+
+    def test_regression_nan_rating(self):
+        ratings = list(self.RATINGS)
+        ratings[3] = ("6.2", "nan", "4.4")
+        self.make(ratings=ratings)
+        line = self.fails_with("EmoVal", "--task", "regression")
+        self.assertIn("MSP-PODCAST_0002_0002.wav", line)
+        self.assertIn("labels_consensus.csv line 5", line)
+        self.assertIn("not a finite rating", line)
+
+    def test_regression_empty_rating(self):
+        ratings = list(self.RATINGS)
+        ratings[2] = ("3.4", "2.2", "")  # an X turn: kept for regression, so checked
+        self.make(ratings=ratings)
+        line = self.fails_with("EmoDom", "--task", "regression")
+        self.assertIn("MSP-PODCAST_0002_0001.wav", line)
+        self.assertIn("empty", line)
+
+    def test_regression_rating_outside_range(self):
+        for bad, column in (("8", 0), ("0.5", 2)):
+            with self.subTest(rating=bad):
+                ratings = list(self.RATINGS)
+                ratings[5] = tuple(bad if k == column else v for k, v in enumerate(ratings[5]))
+                self.make(ratings=ratings)
+                line = self.fails_with(("EmoAct", "EmoVal", "EmoDom")[column], "--task", "regression")
+                self.assertIn("MSP-PODCAST_0004_0001.wav", line)
+                self.assertIn("= %s, outside the rating range [1, 7]" % bad, line)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ Environment: HARDY_DIST_BIN, MPIEXEC.
 """
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
+from hardy_cli import fail, run
 from results_check import compare_results
 
-BIN = os.environ["HARDY_DIST_BIN"]
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 METRIC_TOL = 0.02
 
 CONFIG = """
@@ -64,20 +61,6 @@ device = "cpu"
 [dist]
 timeout_s = 60
 """
-
-
-def fail(message, output=""):
-    sys.exit(message + ("\n--- output ---\n" + output if output else ""))
-
-
-def run(args, np=1, expect=0):
-    cmd = [BIN] + args
-    if np > 1:
-        cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", str(np)] + cmd
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-    if proc.returncode != expect:
-        fail("%s exited with %d (expected %d)" % (" ".join(cmd), proc.returncode, expect), proc.stdout)
-    return proc.stdout
 
 
 def corpus(work, name, modalities, dims, conditions=""):

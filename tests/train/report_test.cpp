@@ -89,19 +89,20 @@ TEST(ResultsMarkdown, AverageRowExcludesAtvAndPerFoldTablesFollow) {
   // Mean over folds and over a, t, v of base = 0.5 + 0.1 * 1 + 0.02 * 0.5 = 0.61
   // (with atv it would be 0.66).
   EXPECT_EQ(first_line_starting(md, "| average |"),
-            "| average | 0.6100 | 0.5600 | 0.6200 | 0.5700 | 0.6500 | 0.6000 |");
+            "| average | 0.6100 | 0.5600 | n/a | 0.6200 | 0.5700 | n/a | 0.6500 | 0.6000 | n/a |");
   // atv over folds: base = 0.8 + 0.01.
   EXPECT_EQ(first_line_starting(md, "| atv |"),
-            "| atv | 0.8100 | 0.7600 | 0.8200 | 0.7700 | 0.8500 | 0.8000 |");
-  EXPECT_THAT(md, HasSubstr("| WA (last epoch) | UA (last epoch) | WA (best on validation) | "
-                            "UA (best on validation) | WA (best on test (authors' protocol)) | "
-                            "UA (best on test (authors' protocol)) |"));
+            "| atv | 0.8100 | 0.7600 | n/a | 0.8200 | 0.7700 | n/a | 0.8500 | 0.8000 | n/a |");
+  // Classification shows macro-F1 beside WA and UA (n/a here: the fixture has none).
+  EXPECT_THAT(md, HasSubstr("| WA (last epoch) | UA (last epoch) | macro-F1 (last epoch) | WA (best on validation) | "
+                            "UA (best on validation) | macro-F1 (best on validation) | WA (best on test (authors' protocol)) | "
+                            "UA (best on test (authors' protocol)) | macro-F1 (best on test (authors' protocol)) |"));
   EXPECT_THAT(md, HasSubstr("### fold 0"));
   EXPECT_THAT(md, HasSubstr("### fold 1"));
   // Fold 1 alone: base 0.52 + 0.1 = 0.62 averaged over a, t, v.
   auto fold1 = md.substr(md.find("### fold 1"));
   EXPECT_EQ(first_line_starting(fold1, "| average |"),
-            "| average | 0.6200 | 0.5700 | 0.6300 | 0.5800 | 0.6600 | 0.6100 |");
+            "| average | 0.6200 | 0.5700 | n/a | 0.6300 | 0.5800 | n/a | 0.6600 | 0.6100 | n/a |");
   // Rows in the first fold's order.
   EXPECT_LT(md.find("| a |"), md.find("| t |"));
   EXPECT_LT(md.find("| v |"), md.find("| atv |"));
@@ -127,7 +128,7 @@ TEST(ResultsMarkdown, ConditionMissingFromAFoldIsLabelled) {
   std::string md = results_markdown(r);
   // v only in fold 0: base 0.7.
   EXPECT_EQ(first_line_starting(md, "| v (1 of 2 folds) |"),
-            "| v (1 of 2 folds) | 0.7000 | 0.6500 | 0.7100 | 0.6600 | 0.7400 | 0.6900 |");
+            "| v (1 of 2 folds) | 0.7000 | 0.6500 | n/a | 0.7100 | 0.6600 | n/a | 0.7400 | 0.6900 | n/a |");
 }
 
 TEST(ResultsMarkdown, SentimentUsesAccAndF1) {
@@ -135,7 +136,37 @@ TEST(ResultsMarkdown, SentimentUsesAccAndF1) {
   EXPECT_THAT(md, HasSubstr("Acc (last epoch)"));
   EXPECT_THAT(md, HasSubstr("F1 (best on test (authors' protocol))"));
   EXPECT_THAT(md, Not(HasSubstr("WA")));
-  EXPECT_THROW(results_markdown(two_fold_results("regression")), Error);
+  EXPECT_THAT(md, Not(HasSubstr("macro-F1")));
+  EXPECT_THROW(results_markdown(two_fold_results("ordinal")), Error);
+}
+
+// Regression: CCC (the mean over targets), r, then the CCC of every target; the CSV
+// names those columns ccc_<target>; results.json carries the per-target lists.
+TEST(ResultsMarkdown, RegressionShowsCccPerTarget) {
+  RunResults r = two_fold_results("regression");
+  r.targets = {"arousal", "valence"};
+  for (auto& fold : r.folds)
+    for (auto& c : fold.conditions)
+      for (auto& e : c.epochs) {
+        e.test_ccc = {e.test_primary - 0.1, e.test_primary + 0.1};
+        e.test_pearson = {0.5, 0.6};
+        e.test_mse = {1.0, 2.0};
+      }
+  std::string md = results_markdown(r);
+  EXPECT_THAT(md, HasSubstr("| CCC (last epoch) | r (last epoch) | CCC arousal (last epoch) | CCC valence (last epoch) |"));
+  // Mean over folds and a, t, v at the last epoch: CCC 0.61, r 0.56, per target -/+ 0.1.
+  EXPECT_THAT(first_line_starting(md, "| average |"), HasSubstr("| average | 0.6100 | 0.5600 | 0.5100 | 0.7100 |"));
+  const std::string dir = testing::temp_path("report_regression");
+  write_reports(r, dir);
+  auto csv = lines_of(read_file(dir + "/results.csv"));
+  EXPECT_EQ(csv[0], "fold,condition,selection,epoch,primary,secondary,ccc_arousal,ccc_valence");
+  auto doc = nlohmann::ordered_json::parse(read_file(dir + "/results.json"));
+  EXPECT_EQ(doc.at("targets"), nlohmann::ordered_json({"arousal", "valence"}));
+  const auto& e = doc["folds"][0]["conditions"][0]["epochs"][0];
+  EXPECT_EQ(e.at("test_pearson"), nlohmann::ordered_json({0.5, 0.6}));
+  EXPECT_EQ(e.at("test_mse"), nlohmann::ordered_json({1.0, 2.0}));
+  EXPECT_EQ(e.at("test_ccc").size(), 2u);
+  EXPECT_THAT(read_file(dir + "/results.md"), HasSubstr("Lin's concordance correlation coefficient"));
 }
 
 // Braces and brackets outside strings never go negative and end balanced.
@@ -171,15 +202,15 @@ TEST(WriteReports, WritesMarkdownCsvAndJson) {
 
   auto csv = lines_of(read_file(dir + "/results.csv"));
   ASSERT_FALSE(csv.empty());
-  EXPECT_EQ(csv[0], "fold,condition,selection,epoch,primary,secondary");
+  EXPECT_EQ(csv[0], "fold,condition,selection,epoch,primary,secondary,macro_f1");
   // (2 folds + mean) x (4 conditions + average) x 3 selections, plus the header.
   EXPECT_EQ(csv.size(), 1u + 3 * 5 * 3);
   // Full precision, written exactly as condition() computes the values.
   double best_test = 0.5 + 0.1 * 0 + 0.02 * 1 + 0.04, last = 0.5 + 0.1 * 0 + 0.02 * 0;
-  EXPECT_THAT(csv, ::testing::Contains(fmt::format("fold 1,a,best_test,1,{},{}", best_test,
+  EXPECT_THAT(csv, ::testing::Contains(fmt::format("fold 1,a,best_test,1,{},{},", best_test,
                                                    best_test - 0.05)));
   EXPECT_THAT(csv, ::testing::Contains(fmt::format(
-                       "\"fold \"\"0\"\", first\",a,last_epoch,2,{},{}", last, last - 0.05)));
+                       "\"fold \"\"0\"\", first\",a,last_epoch,2,{},{},", last, last - 0.05)));
   EXPECT_EQ(std::count_if(csv.begin(), csv.end(),
                           [](const std::string& l) { return l.rfind("mean,", 0) == 0; }),
             15);
