@@ -4,12 +4,14 @@
 #include "app/cli.h"
 
 #include "app/commands.h"
+#include "app/rank_agreement.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "dist/device.h"
 #include "dist/launch.h"
 #include "dist/local_communicator.h"
 #include "dist/make_communicator.h"
+#include "dist/mpi_communicator.h"
 
 #include <boost/program_options.hpp>
 
@@ -233,6 +235,12 @@ int run_cli(int argc, char** argv) {
             ctx.config.boolean("output.log_all_ranks"));
   try {
     if (command->uses_mpi) {
+      if (launch.distributed()) {
+        // Before any other collective: every rank runs the same job (rank_agreement.h).
+        auto world = mpi_world();
+        world->set_timeout_s(ctx.config.real("dist.timeout_s"));
+        require_same_job(*world, job_fingerprint(ctx.config, command->name, launch.world));
+      }
       // The rank's device first (one GPU per local rank), then its process group.
       const auto device = select_rank_device(ctx.config.string("training.device"), launch,
                                                    ctx.config.string("dist.backend"));

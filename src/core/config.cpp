@@ -787,6 +787,10 @@ void Config::check_cross_keys() const {
                              show("data.conditions"), quoted_string(conditions[i]));
 }
 
+std::string Config::value_text(const std::string& key) const {
+  return format_value(entries_[index_of(key, "value_text")].value);
+}
+
 std::string Config::to_toml() const {
   std::string out = "# Effective hardy_dist configuration";
   out += file_.empty() ? " (defaults only).\n" : " (file: " + file_ + ").\n";

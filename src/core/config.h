@@ -74,6 +74,10 @@ class Config {
   std::vector<std::string> strings(const std::string& key) const;
   const Value& value(const std::string& key) const;
 
+  // The effective value of `key` as TOML text ("0.001", "[\"a\", \"t\"]"), as
+  // to_toml() writes it.
+  std::string value_text(const std::string& key) const;
+
   // Where the value of `key` came from: "default", "FILE:LINE", or "--set".
   std::string source(const std::string& key) const;
 

@@ -26,6 +26,10 @@ enum class Task { Classification, Sentiment, Regression };
 const char* task_name(Task task);
 // "classification" | "sentiment" | "regression" -> Task; nullopt for anything else.
 std::optional<Task> parse_task(const std::string& name);
+// What is wrong with a regression corpus's targets and range (one or more names, none
+// empty, none repeated or holding a comma; finite min < max), or "" when nothing is.
+// The reader, the validator, the writer and synth all use it.
+std::string targets_problem(const std::vector<std::string>& names, double min, double max);
 
 enum Split : std::int8_t { kTrain = 0, kValid = 1, kTest = 2 };
 

@@ -19,6 +19,19 @@ const char* task_name(Task task) {
   return "unknown";
 }
 
+std::string targets_problem(const std::vector<std::string>& names, double min, double max) {
+  if (names.empty()) return "no target is named (e.g. \"arousal,valence,dominance\")";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty() || names[i].find(',') != std::string::npos)
+      return fmt::format("target name \"{}\" is empty or holds a comma", names[i]);
+    for (std::size_t j = 0; j < i; ++j)
+      if (names[i] == names[j]) return fmt::format("target '{}' is named twice", names[i]);
+  }
+  if (!(std::isfinite(min) && std::isfinite(max) && min < max))
+    return fmt::format("the target range [{}, {}] is not finite with min < max (e.g. 1 and 7)", min, max);
+  return "";
+}
+
 std::optional<Task> parse_task(const std::string& name) {
   for (auto t : {Task::Classification, Task::Sentiment, Task::Regression})
     if (name == task_name(t)) return t;
@@ -81,18 +94,12 @@ void CorpusReader::read_targets(hid_t f) {
                          "(e.g. \"arousal,valence,dominance\")",
                          path);
   meta_.targets = split_commas(*names);
-  for (std::size_t i = 0; i < meta_.targets.size(); ++i) {
-    HARDY_THROW_IF_NOT_MSG(!meta_.targets[i].empty(), "corpus '{}': attribute 'targets' (\"{}\") has an empty name",
-                           path, *names);
-    for (std::size_t j = 0; j < i; ++j)
-      HARDY_THROW_IF_NOT_MSG(meta_.targets[i] != meta_.targets[j], "corpus '{}': target '{}' is named twice in 'targets'",
-                             path, meta_.targets[i]);
-  }
   auto lo = h5::read_double_attribute(f, "target_min", what), hi = h5::read_double_attribute(f, "target_max", what);
-  HARDY_THROW_IF_NOT_MSG(lo && hi && std::isfinite(*lo) && std::isfinite(*hi) && *lo < *hi,
-                         "corpus '{}' (task regression) needs finite attributes target_min < target_max declaring "
-                         "the range of its labels (e.g. 1 and 7)",
-                         path);
+  HARDY_THROW_IF_NOT_MSG(lo && hi, "corpus '{}' (task regression) needs attributes target_min and target_max declaring "
+                         "the range of its labels (e.g. 1 and 7)", path);
+  const auto problem = targets_problem(meta_.targets, *lo, *hi);
+  HARDY_THROW_IF_NOT_MSG(problem.empty(), "corpus '{}' (task regression): {} (attributes targets = \"{}\", "
+                         "target_min, target_max)", path, problem, *names);
   meta_.target_min = *lo;
   meta_.target_max = *hi;
 }

@@ -49,8 +49,8 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
                          "{} class names given for {} classes", spec.class_names.size(),
                          spec.classes);
   HARDY_THROW_IF_NOT_MSG(spec.task != Task::Regression ||
-                             (!spec.targets.empty() && spec.target_min < spec.target_max),
-                         "a regression corpus needs named targets and target_min < target_max");
+                             targets_problem(spec.targets, spec.target_min, spec.target_max).empty(),
+                         "regression corpus: {}", targets_problem(spec.targets, spec.target_min, spec.target_max));
   HARDY_THROW_IF_NOT_MSG(spec.with_split || spec.with_fold,
                          "a corpus needs a split or a fold dataset");
   HARDY_THROW_IF_NOT_MSG(spec.dims.size() == static_cast<std::size_t>(spec.modalities.size()),

@@ -24,8 +24,9 @@ constexpr double kMinStrength = 0.15;  // clean strengths are uniform in [0.15, 
 constexpr double kNoiseFactor = 0.1;   // "noise" modalities keep 10% of their strength
 constexpr double kLabelStay = 0.5;     // P(next utterance keeps the previous emotion)
 constexpr std::uint64_t kLengthStream = 0xD1A1067ULL;
-constexpr std::uint64_t kTargetStream = 0x7A26E7ULL;   // regression: class levels
-constexpr std::uint64_t kSpeakerStream = 0x5BEA6E2ULL;  // speaker pool: voices and picks
+// Above 2^32, so that they never meet the dialogue streams d + 1.
+constexpr std::uint64_t kTargetStream = 0x7A26E7ULL << 32;   // regression: class levels
+constexpr std::uint64_t kSpeakerStream = 0x5BEA6E2ULL << 32;  // speaker pool: picks (+ dialogue), voices (^ id)
 constexpr double kTargetMin = 1.0, kTargetMax = 7.0;    // MSP-Podcast's rating scale
 constexpr double kTargetNoise = 0.5;                    // rating jitter around the class level
 
@@ -41,6 +42,19 @@ std::vector<std::vector<double>> target_levels(std::uint64_t seed, int classes, 
 // The partition of each dialogue: official-style partitions cut the dialogues in
 // order by synth.split_fractions, so the partition sizes are exact; without them,
 // train/valid/test by dialogue decile (8/1/1).
+// Where partition p of `count` items begins: llround(count · (f_0 + ... + f_{p-1})), and
+// `count` for p = the number of partitions. Dialogues and speakers are cut alike.
+std::vector<std::int64_t> partition_bounds(const std::vector<double>& fractions, std::int64_t count) {
+  std::vector<std::int64_t> bounds{0};
+  double cumulative = 0;
+  for (std::size_t p = 0; p + 1 < fractions.size(); ++p) {
+    cumulative += fractions[p];
+    bounds.push_back(std::clamp<std::int64_t>(std::llround(cumulative * static_cast<double>(count)), bounds.back(), count));
+  }
+  bounds.push_back(count);
+  return bounds;
+}
+
 std::vector<std::int8_t> dialogue_splits(const SynthOptions& o, std::int64_t dialogues) {
   std::vector<std::int8_t> split(static_cast<std::size_t>(dialogues));
   if (o.split_names.empty()) {
@@ -50,16 +64,9 @@ std::vector<std::int8_t> dialogue_splits(const SynthOptions& o, std::int64_t dia
     }
     return split;
   }
-  double cumulative = 0;
-  std::int64_t begin = 0;
-  for (std::size_t p = 0; p < o.split_fractions.size(); ++p) {
-    cumulative += o.split_fractions[p];
-    const std::int64_t end = p + 1 == o.split_fractions.size()
-                                 ? dialogues
-                                 : std::min(dialogues, static_cast<std::int64_t>(std::llround(cumulative * static_cast<double>(dialogues))));
-    for (std::int64_t d = begin; d < end; ++d) split[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(p);
-    begin = std::max(begin, end);
-  }
+  const auto bounds = partition_bounds(o.split_fractions, dialogues);
+  for (std::size_t p = 0; p + 1 < bounds.size(); ++p)
+    for (std::int64_t d = bounds[p]; d < bounds[p + 1]; ++d) split[static_cast<std::size_t>(d)] = static_cast<std::int8_t>(p);
   return split;
 }
 
@@ -124,8 +131,10 @@ class DialogueGenerator {
       Random pick(o_.seed, kSpeakerStream + static_cast<std::uint64_t>(dialogue));
       auto [first, count] = speaker_range(split);
       for (std::size_t i = 0; i < 2; ++i) {
-        speaker_id[i] = static_cast<std::int32_t>(first + pick.below(count));
-        Random voice(o_.seed, kSpeakerStream ^ (0xF00DULL << 32) ^ static_cast<std::uint64_t>(speaker_id[i]));
+        // Two different people when the partition has two or more speakers.
+        const auto offset = i == 0 || count < 2 ? pick.below(count) : (speaker_id[0] - first + 1 + pick.below(count - 1)) % count;
+        speaker_id[i] = static_cast<std::int32_t>(first + offset);
+        Random voice(o_.seed, kSpeakerStream ^ (1ULL << 63) ^ static_cast<std::uint64_t>(speaker_id[i]));
         speaker_offset[i] = draw_voice(voice);
       }
     }
@@ -194,12 +203,9 @@ class DialogueGenerator {
   // fractions, so official-style partitions are speaker-disjoint, as MSP-Podcast's.
   std::pair<std::int64_t, std::int64_t> speaker_range(std::int8_t split) const {
     if (o_.split_names.empty()) return {0, o_.speakers};
-    double before = 0;
-    for (std::int8_t p = 0; p < split; ++p) before += o_.split_fractions[static_cast<std::size_t>(p)];
-    const double share = o_.split_fractions[static_cast<std::size_t>(split)];
-    auto first = std::min<std::int64_t>(o_.speakers - 1, static_cast<std::int64_t>(before * static_cast<double>(o_.speakers)));
-    auto count = std::max<std::int64_t>(1, static_cast<std::int64_t>(share * static_cast<double>(o_.speakers)));
-    return {first, std::min(count, o_.speakers - first)};
+    const auto bounds = partition_bounds(o_.split_fractions, o_.speakers);
+    const auto p = static_cast<std::size_t>(split);
+    return {bounds[p], bounds[p + 1] - bounds[p]};
   }
 
   // Appends one modality's feature row; returns its planted hardness.
@@ -251,8 +257,8 @@ void check_options(const SynthOptions& o) {
   for (int m = 0; m < o.modalities.size(); ++m)
     HARDY_THROW_IF_NOT_MSG(o.dims[static_cast<std::size_t>(m)] >= 1, "synth dim of {} must be >= 1, got {}",
                            o.modalities.name(m), o.dims[static_cast<std::size_t>(m)]);
-  HARDY_THROW_IF_NOT_MSG(o.task != Task::Regression || !o.targets.empty(),
-                         "synth.task = \"regression\" needs at least one name in synth.targets");
+  HARDY_THROW_IF_NOT_MSG(o.task != Task::Regression || targets_problem(o.targets, kTargetMin, kTargetMax).empty(),
+                         "synth.targets: {}", targets_problem(o.targets, kTargetMin, kTargetMax));
   if (!o.class_prior.empty()) {
     HARDY_THROW_IF_NOT_MSG(o.class_prior.size() == static_cast<std::size_t>(o.classes),
                            "synth.class_prior lists {} weights for {} classes (synth.classes): give one per class",
@@ -272,9 +278,14 @@ void check_options(const SynthOptions& o) {
     double total = 0;
     for (double f : o.split_fractions) total += f;
     HARDY_THROW_IF_NOT_MSG(std::abs(total - 1.0) < 1e-6, "synth.split_fractions must sum to 1, they sum to {}", total);
-    HARDY_THROW_IF_NOT_MSG(o.speakers == 0 || o.speakers >= static_cast<std::int64_t>(o.split_names.size()),
-                           "synth.speakers = {} cannot give each of the {} partitions its own speakers; use at least {}",
-                           o.speakers, o.split_names.size(), o.split_names.size());
+    if (o.speakers > 0) {
+      const auto bounds = partition_bounds(o.split_fractions, o.speakers);
+      for (std::size_t p = 0; p + 1 < bounds.size(); ++p)
+        HARDY_THROW_IF_NOT_MSG(bounds[p + 1] > bounds[p],
+                               "synth.speakers = {} leaves partition '{}' (fraction {}) without speakers of its own; "
+                               "raise synth.speakers",
+                               o.speakers, o.split_names[p], o.split_fractions[p]);
+    }
   }
 }
 

@@ -136,11 +136,6 @@ class Validator {
     regression_ = task && *task == "regression";
     if (regression_) {
       auto targets = read_string("targets");
-      if (!targets || targets->empty())
-        fail("attribute 'targets' is missing: a regression corpus names its label columns (e.g. "
-             "\"arousal,valence,dominance\")");
-      else
-        targets_ = std::count(targets->begin(), targets->end(), ',') + 1;
       std::optional<double> lo, hi;
       try {
         lo = h5::read_double_attribute(f, "target_min", what);
@@ -148,12 +143,22 @@ class Validator {
       } catch (const Error& e) {
         fail(strip_location(e.what()));
       }
-      if (!lo || !hi || !(*lo < *hi))
-        fail("attributes 'target_min' < 'target_max' are missing or not ordered: a regression corpus declares "
-             "the range of its labels (e.g. 1 and 7)");
-      else {
-        target_min_ = *lo;
-        target_max_ = *hi;
+      if (!targets || !lo || !hi) {
+        fail("attributes 'targets', 'target_min' and 'target_max' are required for task regression: they name "
+             "the label columns and declare their range (e.g. \"arousal,valence,dominance\", 1 and 7)");
+      } else {
+        std::vector<std::string> names;
+        std::stringstream in(*targets);
+        for (std::string name; std::getline(in, name, ',');) names.push_back(name);
+        if (targets->empty() || targets->back() == ',') names.push_back("");
+        if (auto problem = targets_problem(names, *lo, *hi); !problem.empty()) {
+          fail("attributes 'targets', 'target_min', 'target_max': " + problem);
+        } else {
+          targets_ = static_cast<std::int64_t>(names.size());
+          target_min_ = *lo;
+          target_max_ = *hi;
+          range_known_ = true;
+        }
       }
     }
     auto classes = read_int("classes");
@@ -296,6 +301,7 @@ class Validator {
 
   void check_labels(hid_t ds) {
     if (regression_) {
+      if (!range_known_) return;  // the attributes' defect is reported already
       RowDefect bad(fmt::format("dataset 'label' has values outside the declared range [{}, {}] or NaN/Inf",
                                 target_min_, target_max_));
       const auto shape = h5::dataset_shape(ds);
@@ -305,7 +311,9 @@ class Validator {
       for (size_t row = 0; row * width < v.size(); ++row)
         if (std::any_of(v.begin() + static_cast<std::ptrdiff_t>(row * width),
                         v.begin() + static_cast<std::ptrdiff_t>((row + 1) * width),
-                        [&](float x) { return !(x >= target_min_ && x <= target_max_); }))
+                        [&](float x) {  // in float32, as the reader compares
+                          return !(x >= static_cast<float>(target_min_) && x <= static_cast<float>(target_max_));
+                        }))
           bad.add(static_cast<std::int64_t>(row));
       bad.flush_into(report_.defects);
       return;
@@ -416,6 +424,7 @@ class Validator {
   bool regression_ = false;
   std::int64_t targets_ = 0;
   double target_min_ = 0, target_max_ = 0;
+  bool range_known_ = false;
   ModalitySet modalities_ = ModalitySet::standard();  // version 1, or the `modalities` attribute
   std::int64_t classes_ = 0;
   std::int64_t splits_ = 3;  // split codes 0 .. splits_ - 1 (the split_names attribute)

@@ -8,7 +8,8 @@
 // share of the batch's utterances (local / global); the gradients are summed over
 // the ranks, so each step is the single-process step on the whole global batch for
 // any number of ranks (up to float rounding). Terms that are sums over utterances
-// (L_MI) are not weighted.
+// (L_MI) are not weighted. A term that is a statistic of the whole batch (the CCC loss
+// of regression) sums its statistics over the ranks first (train/task_loss.h).
 //
 // Join semantics. Every rank takes every step of every epoch: the number of steps is
 // that of the global order, the same on all ranks. A rank that holds none of a

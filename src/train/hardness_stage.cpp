@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "model/losses.h"
 #include "train/data_parallel.h"
 #include "train/hardness.h"
@@ -46,7 +47,12 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
                              hd.masked_select(real).cpu().to(torch::kFloat32),
                              hi.masked_select(real).cpu().to(torch::kFloat32));
     };
+    // Long at scale (one forward pass per sequence by default): a line every 30 s.
+    Progress progress(fmt::format("{} | hardness {}", ctx.plan.name, name), ctx.train.sequences(), "sequences", 30.0);
+    std::int64_t done = 0;
     for (const auto& ids : make_batches(natural, s.batch_size)) {
+      progress.update(done);  // sequences finished before this batch
+      done += static_cast<std::int64_t>(ids.size());
       torch::Tensor at, hd_real, hi_real;
       if (s.hardness_per_sequence) {  // one forward pass per sequence: batching-independent
         std::vector<torch::Tensor> a, d, i;
@@ -71,6 +77,7 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
       }
       whole.include(hd_real, hi_real);
     }
+    progress.finish();
     if (!s.batch_normalization) {
       // The dataset's range: one max-allreduce over the ranks' ranges.
       auto t = whole.to_max_tensor();

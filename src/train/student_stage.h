@@ -18,8 +18,9 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
                                        const std::string& condition, const Curriculum* curriculum,
                                        const std::string& checkpoint);
 
-// Epoch scores as a [E, 5] float64 tensor (epoch, valid ×2, test ×2) and back, for
-// checkpoints and artifacts.
+// Epoch scores as a float64 tensor [E, 8 + extra] (epoch, valid ×2, test ×2, valid and
+// test macro-F1, test weighted F1, then the test confusion matrix or, for regression,
+// CCC, r and MSE per target) and back, for checkpoints and artifacts.
 torch::Tensor scores_to_tensor(const std::vector<EpochScores>& scores);
 // `targets`: the regression targets of the corpus (0 otherwise), which say how to read
 // the columns after the first eight.

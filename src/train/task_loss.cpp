@@ -10,7 +10,7 @@ torch::Tensor global_batch_ccc_loss(const torch::Tensor& prediction, const torch
   if (group.size() > 1) {  // the global batch's statistics, with this rank's gradient path
     auto summed = statistics.detach().clone();
     group.allreduce(summed, ReduceOp::Sum)->wait();
-    statistics = statistics + (summed - statistics.detach());
+    statistics = summed + (statistics - statistics.detach());  // exactly the sum, on every rank
   }
   auto loss = 1.0 - ccc_from_statistics(statistics).mean();
   if (share > 0 && share != 1.0) loss = loss.detach() + (loss - loss.detach()) / share;
