@@ -26,6 +26,9 @@ enum class Task { Classification, Sentiment, Regression };
 const char* task_name(Task task);
 // "classification" | "sentiment" | "regression" -> Task; nullopt for anything else.
 std::optional<Task> parse_task(const std::string& name);
+// The comma-separated names of an attribute ("a,b," -> "a", "b", ""): every field,
+// empty ones included, so that a stray comma is seen by the checks.
+std::vector<std::string> split_commas(const std::string& text);
 // What is wrong with a regression corpus's targets and range (one or more names, none
 // empty, none repeated or holding a comma; finite min < max), or "" when nothing is.
 // The reader, the validator, the writer and synth all use it.

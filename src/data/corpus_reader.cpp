@@ -32,6 +32,15 @@ std::string targets_problem(const std::vector<std::string>& names, double min, d
   return "";
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  for (std::size_t comma; (comma = text.find(',', begin)) != std::string::npos; begin = comma + 1)
+    out.push_back(text.substr(begin, comma - begin));
+  out.push_back(text.substr(begin));
+  return out;
+}
+
 std::optional<Task> parse_task(const std::string& name) {
   for (auto t : {Task::Classification, Task::Sentiment, Task::Regression})
     if (name == task_name(t)) return t;
@@ -39,14 +48,6 @@ std::optional<Task> parse_task(const std::string& name) {
 }
 
 namespace {
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(item);
-  return out;
-}
 
 // Checks that dataset `name` exists with N rows (and, for features, 2-D).
 std::vector<std::int64_t> require_rows(hid_t file, const std::string& path,

@@ -48,9 +48,10 @@ CorpusWriter::CorpusWriter(const std::string& path, const CorpusSpec& spec)
                              static_cast<int>(spec.class_names.size()) == spec.classes,
                          "{} class names given for {} classes", spec.class_names.size(),
                          spec.classes);
-  HARDY_THROW_IF_NOT_MSG(spec.task != Task::Regression ||
-                             targets_problem(spec.targets, spec.target_min, spec.target_max).empty(),
-                         "regression corpus: {}", targets_problem(spec.targets, spec.target_min, spec.target_max));
+  if (spec.task == Task::Regression) {
+    const auto problem = targets_problem(spec.targets, spec.target_min, spec.target_max);
+    HARDY_THROW_IF_NOT_MSG(problem.empty(), "regression corpus: {}", problem);
+  }
   HARDY_THROW_IF_NOT_MSG(spec.with_split || spec.with_fold,
                          "a corpus needs a split or a fold dataset");
   HARDY_THROW_IF_NOT_MSG(spec.dims.size() == static_cast<std::size_t>(spec.modalities.size()),

@@ -147,10 +147,7 @@ class Validator {
         fail("attributes 'targets', 'target_min' and 'target_max' are required for task regression: they name "
              "the label columns and declare their range (e.g. \"arousal,valence,dominance\", 1 and 7)");
       } else {
-        std::vector<std::string> names;
-        std::stringstream in(*targets);
-        for (std::string name; std::getline(in, name, ',');) names.push_back(name);
-        if (targets->empty() || targets->back() == ',') names.push_back("");
+        const auto names = split_commas(*targets);
         if (auto problem = targets_problem(names, *lo, *hi); !problem.empty()) {
           fail("attributes 'targets', 'target_min', 'target_max': " + problem);
         } else {
