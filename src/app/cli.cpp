@@ -7,6 +7,7 @@
 #include "app/rank_agreement.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/stop_request.h"
 #include "dist/device.h"
 #include "dist/launch.h"
 #include "dist/local_communicator.h"
@@ -149,7 +150,8 @@ void print_usage(std::ostream& out) {
   out << "\n" << common_options() << "\n";
   out << "Settings are read in this order, later ones winning: built-in defaults, the\n"
          "--config file, --set options, command flags. Unknown keys are errors.\n\n"
-         "Exit codes: 0 success, 1 validate found defects, 2 usage, config or input error.\n"
+         "Exit codes: 0 success, 1 validate found defects, 2 usage, config or input error,\n"
+         "3 a peer rank was lost, 75 stopped on SIGTERM/SIGUSR1 (re-run to resume).\n"
          "Docs: README.md, docs/pipeline.md, docs/config.md, docs/corpus-format.md,\n"
          "docs/synthetic-data.md.\n";
 }
@@ -250,7 +252,15 @@ int run_cli(int argc, char** argv) {
         ctx.comm->set_timeout_s(ctx.config.real("dist.timeout_s"));
       }
     }
+    // SIGTERM / SIGUSR1 (a time limit's warning, a preemption): finish the step,
+    // checkpoint, exit kExitStopped (docs/operations.md, "Signals").
+    if (command->uses_mpi) install_stop_handlers();
     return dispatch(*command, vm, ctx);
+  } catch (const StopRequested& e) {
+    // Every rank of the run agreed on this stop and saved its state: not an error.
+    log::warn("{}. Exit status {}: re-run the same command (or requeue the job) to resume", e.what(),
+              kExitStopped);
+    return kExitStopped;
   } catch (const std::exception& e) {
     log::error("{}", e.what());
     // The other ranks may be waiting in a collective for this one: end them all.

@@ -14,7 +14,7 @@ namespace hardy {
 
 namespace fs = std::filesystem;
 
-// Archive layout (format 1): "format", "epoch" (ints); for each group in {param,
+// Archive layout (format 1): "format", "epoch", "step" (ints; "step" may be absent); for each group in {param,
 // buffer, extra}: "<group>/names" (list of strings) and "<group>/<i>" (tensors), so
 // names are free-form (torch archive keys are not); "optimizer" (nested archive).
 
@@ -108,6 +108,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module,
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(kCheckpointFormat));
   archive.write("epoch", c10::IValue(state.epoch));
+  archive.write("step", c10::IValue(state.step));
   write_group(archive, "param", to_named(module.named_parameters(/*recurse=*/true)));
   write_group(archive, "buffer", to_named(module.named_buffers(/*recurse=*/true)));
   write_group(archive, "extra", extra);
@@ -117,7 +118,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module,
   std::ostringstream bytes;
   archive.save_to(bytes);
   write_file_atomic(path, bytes.str());
-  log::debug("checkpoint {} written (epoch {})", path, state.epoch);
+  log::debug("checkpoint {} written (epoch {}, step {})", path, state.epoch, state.step);
 }
 
 std::optional<CheckpointState> load_checkpoint(const std::string& path,
@@ -139,6 +140,8 @@ std::optional<CheckpointState> load_checkpoint(const std::string& path,
                                            kCheckpointFormat));
     archive.read("epoch", epoch);
     state.epoch = epoch.toInt();
+    c10::IValue step;
+    if (archive.try_read("step", step)) state.step = step.toInt();
     params = read_group(archive, "param");
     buffers = read_group(archive, "buffer");
     for (auto& [name, t] : read_group(archive, "extra")) state.extra[name] = t;
@@ -165,7 +168,7 @@ std::optional<CheckpointState> load_checkpoint(const std::string& path,
   }
   torch::NoGradGuard no_grad;
   for (auto& [target, value] : pairs) target.copy_(value);
-  log::debug("checkpoint {} loaded (epoch {})", path, state.epoch);
+  log::debug("checkpoint {} loaded (epoch {}, step {})", path, state.epoch, state.step);
   return state;
 }
 

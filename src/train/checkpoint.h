@@ -13,7 +13,10 @@ namespace hardy {
 
 // What a checkpoint carries besides the module and optimizer.
 struct CheckpointState {
-  std::int64_t epoch = 0;
+  std::int64_t epoch = 0;  // epochs finished
+  // Global batches finished of epoch `epoch` (0: at its start). A step checkpoint
+  // (train/step_checkpoints.h) has step > 0; checkpoints without the field read as 0.
+  std::int64_t step = 0;
   std::map<std::string, torch::Tensor> extra;  // e.g. metric history, any names
 };
 

@@ -111,6 +111,20 @@ double DataParallel::epoch_loss() {
   return mean;
 }
 
+torch::Tensor DataParallel::running_loss() {
+  auto t = torch::tensor({loss_sum_}, torch::kFloat64);
+  ctx_.comm->allreduce(t, ReduceOp::Sum)->wait();
+  return torch::cat({t, torch::tensor({static_cast<double>(steps_)}, torch::kFloat64)});
+}
+
+void DataParallel::resume_running_loss(const torch::Tensor& saved) {
+  auto t = saved.to(torch::kCPU, torch::kFloat64);
+  HARDY_THROW_IF_NOT_MSG(t.numel() == 2, "a step checkpoint's running loss must hold [sum, steps], got {} values",
+                         t.numel());
+  loss_sum_ = ctx_.rank() == 0 ? t[0].item<double>() : 0.0;
+  steps_ = static_cast<std::int64_t>(t[1].item<double>());
+}
+
 void require_same_on_all_ranks(const FoldContext& ctx, std::int64_t value, const std::string& what) {
   auto t = torch::tensor({value, -value}, torch::kInt64);
   ctx.comm->allreduce(t, ReduceOp::Max)->wait();

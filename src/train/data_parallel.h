@@ -69,6 +69,13 @@ class DataParallel {
   // Mean over the epoch's steps of the global batch loss; resets. Collective.
   double epoch_loss();
 
+  // For step checkpoints: the epoch's loss so far, summed over the ranks, as float64
+  // [sum, steps] (collective); and its restoration when an epoch resumes mid-way (every
+  // rank passes the saved tensor; the sum counts once, on rank 0), so the epoch's
+  // logged loss is the uninterrupted run's.
+  torch::Tensor running_loss();
+  void resume_running_loss(const torch::Tensor& saved);
+
  private:
   const FoldContext& ctx_;
   StageTimes& times_;

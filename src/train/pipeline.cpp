@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/modality.h"
 #include "core/progress.h"
+#include "core/stop_request.h"
 #include "data/corpus_reader.h"
 #include "data/validator.h"
 #include "dist/device.h"
@@ -358,41 +359,56 @@ void run_units_in_groups(const RunScope& world, const RunInputs& in, const std::
     std::unique_ptr<PreparedFold> fold;  // the last fold this group prepared or loaded
     int fold_index = -1;
     const auto& mine = schedule.per_group[static_cast<std::size_t>(group)];
-    for (std::size_t n = 0; n < mine.size(); ++n) {
-      const auto i = mine[n];
-      const auto& unit = units[i];
-      const auto f = static_cast<std::size_t>(unit.fold);
-      if (unit.kind == WorkUnit::Kind::Student) {
-        // Its prepare unit may be another group's: wait for its manifest (every rank
-        // reads it, so no collective waits longer than dist.timeout_s).
-        const auto prepared = unit_manifest(in, WorkUnit{WorkUnit::Kind::Prepare, unit.fold, "", 0});
-        if (!prepared.matches()) monitor.wait_until([&] { return prepared.matches(); }, names[f] + " | prepare");
+    // A stop request (SIGTERM, SIGUSR1) stops this group at its next step; the monitor
+    // relays it to the other groups, and every rank leaves together below.
+    bool stopped = false;
+    try {
+      for (std::size_t n = 0; n < mine.size(); ++n) {
+        const auto i = mine[n];
+        const auto& unit = units[i];
+        const auto f = static_cast<std::size_t>(unit.fold);
+        if (unit.kind == WorkUnit::Kind::Student) {
+          // Its prepare unit may be another group's: wait for its manifest (every rank
+          // reads it, so no collective waits longer than dist.timeout_s).
+          const auto prepared = unit_manifest(in, WorkUnit{WorkUnit::Kind::Prepare, unit.fold, "", 0});
+          if (!prepared.matches()) monitor.wait_until([&] { return prepared.matches(); }, names[f] + " | prepare");
+        }
+        log::info("unit {}/{} of group {}: {}", n + 1, mine.size(), group, monitored.unit_names[i]);
+        monitor.unit_started(i);
+        const auto start = std::chrono::steady_clock::now();
+        if (fold_index != unit.fold) {
+          fold.reset();  // one fold in memory at a time
+          fold = prepare_fold(run, in, f, /*resume=*/true);
+          fold_index = unit.fold;
+        }
+        if (unit.kind == WorkUnit::Kind::Student) run_condition(run, in, f, *fold, unit.condition, /*resume=*/true);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (leader)
+          write_file_atomic(unit_record_path(in, unit),
+                            nlohmann::json({{"unit", monitored.unit_names[i]},
+                                            {"seconds", seconds},
+                                            {"ranks", run.comm->size()},
+                                            {"modelled_one_rank_s", unit.cost}})
+                                    .dump() +
+                                "\n");
+        monitor.unit_finished(i, seconds);
       }
-      log::info("unit {}/{} of group {}: {}", n + 1, mine.size(), group, monitored.unit_names[i]);
-      monitor.unit_started(i);
-      const auto start = std::chrono::steady_clock::now();
-      if (fold_index != unit.fold) {
-        fold.reset();  // one fold in memory at a time
-        fold = prepare_fold(run, in, f, /*resume=*/true);
-        fold_index = unit.fold;
-      }
-      if (unit.kind == WorkUnit::Kind::Student) run_condition(run, in, f, *fold, unit.condition, /*resume=*/true);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (leader)
-        write_file_atomic(unit_record_path(in, unit),
-                          nlohmann::json({{"unit", monitored.unit_names[i]},
-                                          {"seconds", seconds},
-                                          {"ranks", run.comm->size()},
-                                          {"modelled_one_rank_s", unit.cost}})
-                                  .dump() +
-                              "\n");
-      monitor.unit_finished(i, seconds);
+    } catch (const StopRequested& e) {
+      stopped = true;
+      monitor.relay_stop_request();  // the other groups stop at their next step
+      log::info("group {} stopped: {}", group, e.what());
     }
     fold.reset();
     monitor.group_finished();
-    monitor.wait_until([&] { return monitor.all_groups_finished(); }, "the other groups to finish their units");
+    monitor.wait_until([&] { return monitor.all_groups_finished(); }, "the other groups to finish their units",
+                       /*stoppable=*/false);
     if (rank == 0) log::info("{}", monitor.progress_line());
-    world.barrier();
+    // Every rank learns whether any group stopped (and it is a barrier).
+    auto any_stopped = torch::tensor({stopped ? 1 : 0}, torch::kInt32);
+    world.comm->allreduce(any_stopped, ReduceOp::Max)->wait();
+    if (any_stopped.item<int>() != 0)
+      throw StopRequested(fmt::format("the units in groups stopped on {}; finished units are kept",
+                                      stop_requested() ? stop_reason() : "a stop request"));
   }
   log::set_group(-1, rank == 0);
 }

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/stop_request.h"
 #include "dist/peer_timeout.h"
 #include "train/file_io.h"
 
@@ -50,7 +51,7 @@ nlohmann::json read_json(const std::string& path) {
 RunMonitor::RunMonitor(std::string dir, int rank, int world, int group, bool leader, double timeout_s,
                        MonitoredPlan plan)
     : dir_(std::move(dir)), rank_(rank), world_(world), group_(group), leader_(leader), timeout_s_(timeout_s),
-      period_s_(std::clamp(timeout_s / 4, 0.25, 15.0)), plan_(std::move(plan)) {
+      period_s_(std::clamp(timeout_s / 4, 0.25, 5.0)), plan_(std::move(plan)) {
   fs::create_directories(dir_ + "/progress");
   beat();
   if (leader_) write_status();
@@ -73,12 +74,18 @@ std::string RunMonitor::status_path(int group) const { return fmt::format("{}/pr
 
 void RunMonitor::run() {
   std::unique_lock<std::mutex> lock(mutex_);
+  double last_beat = steady_now();
   while (!stop_) {
-    wake_.wait_for(lock, std::chrono::duration<double>(period_s_), [this] { return stop_.load(); });
+    // Stop requests are relayed within kStopPoll_s; heartbeats go every period_s_.
+    wake_.wait_for(lock, std::chrono::duration<double>(std::min(period_s_, kStopPoll_s)),
+                   [this] { return stop_.load(); });
     if (stop_) break;
     try {
-      beat();
+      relay_stop_request();
       const double now = steady_now();
+      if (now - last_beat < period_s_) continue;
+      last_beat = now;
+      beat();
       watch(now);
       if (rank_ == 0 && now - last_progress_s_ >= kProgressEvery_s) {
         last_progress_s_ = now;
@@ -92,6 +99,19 @@ void RunMonitor::run() {
       log::flush();
       std::_Exit(kExitPeerLost);
     }
+  }
+}
+
+void RunMonitor::relay_stop_request() {
+  std::lock_guard<std::mutex> lock(relay_mutex_);  // the thread and the main thread
+  if (stop_relayed_) return;
+  const auto marker = dir_ + "/progress/stop";
+  if (stop_requested()) {
+    write_file_atomic(marker, fmt::format("{} on rank {}", stop_reason(), rank_));
+    stop_relayed_ = true;
+  } else if (auto text = read_if_present(marker); !text.empty()) {
+    request_stop(text);
+    stop_relayed_ = true;
   }
 }
 
@@ -147,10 +167,12 @@ void RunMonitor::group_finished() {
   write_status();
 }
 
-void RunMonitor::wait_until(const std::function<bool()>& ready, const std::string& what) const {
+void RunMonitor::wait_until(const std::function<bool()>& ready, const std::string& what, bool stoppable) const {
   const double start = steady_now();
   bool said = false;
   while (!ready()) {
+    if (stoppable && stop_requested())
+      throw StopRequested(fmt::format("stopped on {} while waiting for {}", stop_reason(), what));
     if (!said && steady_now() - start > 1) {
       log::info("waiting for {}", what);
       said = true;

@@ -4,7 +4,7 @@
 // Between groups there are no collectives: a group of one rank that is stopped or
 // hung would go unnoticed, and a group waiting for another's prepare unit, or for
 // every group to finish, could wait forever. So every rank keeps a heartbeat file
-// under <output.dir>/progress/ (a counter rewritten every dist.timeout_s / 4 by a
+// under <output.dir>/progress/ (a counter rewritten every dist.timeout_s / 4, at most 5 s, by a
 // thread of its own), and watches the next rank's (a ring: every rank is watched).
 // A heartbeat unchanged for dist.timeout_s of the watcher's clock ends the job with
 // kExitPeerLost and a message naming the rank, as a collective time-out does. The
@@ -39,6 +39,7 @@ struct MonitoredPlan {
 class RunMonitor {
  public:
   static constexpr double kProgressEvery_s = 30;
+  static constexpr double kStopPoll_s = 0.5;
 
   // Starts the heartbeat (and, on rank 0, the progress report). `dir` is output.dir.
   RunMonitor(std::string dir, int rank, int world, int group, bool leader, double timeout_s,
@@ -54,9 +55,15 @@ class RunMonitor {
 
   // Every rank: returns once `ready()` is true, polling it; `what` is for the log.
   // A dead, stopped or unreachable rank meanwhile ends the job (the heartbeat thread).
-  void wait_until(const std::function<bool()>& ready, const std::string& what) const;
+  // A stop request (core/stop_request.h) throws StopRequested unless !stoppable.
+  void wait_until(const std::function<bool()>& ready, const std::string& what, bool stoppable = true) const;
   // True when every group's status says finished.
   bool all_groups_finished() const;
+
+  // A stop request crosses groups through progress/stop: a rank that was signalled
+  // writes it (its thread within kStopPoll_s, or its main thread when its group
+  // stops); every other rank's thread reads it and requests the stop.
+  void relay_stop_request();
 
   // The units done, from every group's status file (rank 0 logs this).
   std::string progress_line() const;
@@ -84,6 +91,8 @@ class RunMonitor {
   double watched_changed_s_ = 0;
   std::uint64_t beats_ = 0;
   double last_progress_s_ = 0;
+  std::mutex relay_mutex_;
+  bool stop_relayed_ = false;
 
   std::atomic<bool> stop_{false};
   std::mutex mutex_;

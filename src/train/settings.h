@@ -38,6 +38,7 @@ struct TrainSettings {
   bool merge_views = false;
   bool inverse_frequency_weights = false;  // training.class_weights = "inverse_frequency"
   std::uint64_t seed = 42;
+  double checkpoint_minutes = 10;  // output.checkpoint_minutes: step checkpoints (0 = off)
 
   HardnessOptions hardness;
   bool batch_normalization = false;  // hardness.normalization = "batch"

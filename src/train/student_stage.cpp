@@ -10,10 +10,12 @@
 #include "train/loop.h"
 #include "train/random_streams.h"
 #include "train/checkpoint.h"
+#include "train/step_checkpoints.h"
 
 #include <fmt/ranges.h>
 
 #include <numeric>
+#include <optional>
 
 namespace hardy {
 
@@ -228,15 +230,16 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
   torch::optim::Adam optimizer(net->parameters(),
                                torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
   std::vector<EpochScores> history;
-  std::int64_t start = 0;
-  if (auto state = load_checkpoint(checkpoint, *net, optimizer)) {
-    start = state->epoch;
-    if (state->extra.count("history"))
-      history = scores_from_tensor(state->extra.at("history"), static_cast<std::int64_t>(s.targets.size()));
-    if (start > 0 && start < s.student_epochs)
+  std::optional<CheckpointState> resumed = load_checkpoint(checkpoint, *net, optimizer);
+  const std::int64_t start = resumed ? resumed->epoch : 0;
+  if (resumed) {
+    if (resumed->extra.count("history"))
+      history = scores_from_tensor(resumed->extra.at("history"), static_cast<std::int64_t>(s.targets.size()));
+    if (resumed->step == 0 && start > 0 && start < s.student_epochs)
       log::info("{} | student {} | resuming after epoch {}", ctx.plan.name, condition, start);
   }
   require_same_on_all_ranks(ctx, start, "the epoch to resume the student from");
+  require_same_on_all_ranks(ctx, resumed ? resumed->step : 0, "the batch to resume the student's epoch from");
 
   auto& times = stage_times("student");
   DataParallel parallel(ctx, net->parameters(), times);
@@ -246,13 +249,17 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
                                   : SupportTable{features, ctx.corpus.label, {}};
   const std::int64_t views = curriculum ? curriculum->top_k() + 1 : 1;
   const auto& support_rows = table.support_rows;
+  StepCheckpoints steps(ctx, fmt::format("{} | student {}", ctx.plan.name, condition));
   EpochLog log(fmt::format("{} | student {}", ctx.plan.name, condition), s.student_epochs, start);
   for (std::int64_t epoch = start; epoch < s.student_epochs; ++epoch) {
     seed_epoch(s.seed, kStudentStream, epoch);
+    const std::int64_t skip = epoch == start && resumed ? steps.resume(*resumed, parallel) : 0;
     net->train();
     const bool stage1 = epoch < s.student_stage1_epochs;
-    for (const auto& share : sequence_batches(ctx, s.seed + 7, epoch, s.batch_size)) {
-      if (share.empty()) {  // this rank holds none of the batch: join every step of it
+    // One global batch: one optimizer step, or one per view (stage 2 without
+    // merge_views); a rank holding none of it joins every step.
+    auto train_batch = [&](const BatchShare& share) {
+      if (share.empty()) {
         if (stage1) {
           ctx.join_task_losses(modality_count(s.model));
           parallel.step(optimizer, {});
@@ -265,7 +272,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
             parallel.step(optimizer, {});
           }
         }
-        continue;
+        return;
       }
       auto layout = timed(times.data_s, [&] { return batch_layout(ctx.train, share.local); });
       auto real = layout.real.to(s.device);
@@ -281,7 +288,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
           return l * share.share();
         });
         parallel.step(optimizer, loss);
-        continue;
+        return;
       }
       // Curriculum: view 0 = the batch itself, view j = every utterance's j-th support.
       torch::Tensor merged;
@@ -307,6 +314,14 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
           parallel.step(optimizer, loss);
       }
       if (s.merge_views) parallel.step(optimizer, merged / static_cast<double>(views));
+    };
+    const auto batches = sequence_batches(ctx, s.seed + 7, epoch, s.batch_size);
+    for (std::int64_t b = skip; b < static_cast<std::int64_t>(batches.size()); ++b) {
+      train_batch(batches[static_cast<std::size_t>(b)]);
+      steps.after_batch(epoch, b, parallel, [&](CheckpointState& state) {
+        state.extra["history"] = scores_to_tensor(history);
+        if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
+      });
     }
     const double loss = parallel.epoch_loss();
     std::string extra;
@@ -320,6 +335,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     CheckpointState state{epoch + 1, {}};
     state.extra["history"] = scores_to_tensor(history);
     if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
+    steps.saved();
     log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, curriculum", loss,
                    train_utterances(ctx) * (stage1 ? 1 : views), extra);
   }

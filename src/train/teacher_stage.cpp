@@ -8,9 +8,11 @@
 #include "train/loop.h"
 #include "train/random_streams.h"
 #include "train/checkpoint.h"
+#include "train/step_checkpoints.h"
 
 
 #include <numeric>
+#include <optional>
 
 namespace hardy {
 
@@ -22,13 +24,12 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
   net->to(s.device);
   torch::optim::Adam optimizer(net->parameters(),
                                torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
-  std::int64_t start = 0;
-  if (auto state = load_checkpoint(checkpoint, *net, optimizer)) {
-    start = state->epoch;
-    if (start > 0 && start < s.teacher_epochs)
-      log::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
-  }
+  std::optional<CheckpointState> resumed = load_checkpoint(checkpoint, *net, optimizer);
+  const std::int64_t start = resumed ? resumed->epoch : 0;
+  if (resumed && resumed->step == 0 && start > 0 && start < s.teacher_epochs)
+    log::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
   require_same_on_all_ranks(ctx, start, "the epoch to resume the teacher from");
+  require_same_on_all_ranks(ctx, resumed ? resumed->step : 0, "the batch to resume the teacher's epoch from");
 
   // Stage 2 trains on missing-modality inputs: the complete condition is left out of
   // the draw (it has nothing to reconstruct) unless it is the only one configured.
@@ -40,15 +41,22 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
   if (conditions.empty()) conditions.push_back(all);
   auto& times = stage_times("teacher");
   DataParallel parallel(ctx, net->parameters(), times);
+  StepCheckpoints steps(ctx, fmt::format("{} | teacher", ctx.plan.name));
   EpochLog log(fmt::format("{} | teacher", ctx.plan.name), s.teacher_epochs, start);
   for (std::int64_t epoch = start; epoch < s.teacher_epochs; ++epoch) {
     seed_epoch(s.seed, kTeacherStream, epoch);
+    // Mid-epoch resume: the batches already done are skipped (their condition draws
+    // still made, below), with the generators as they were after them.
+    const std::int64_t skip = epoch == start && resumed ? steps.resume(*resumed, parallel) : 0;
     net->train();
     const bool stage1 = epoch < s.teacher_stage1_epochs;
     Random pick(s.seed, kConditionStream + static_cast<std::uint64_t>(epoch));
-    for (const auto& share : sequence_batches(ctx, s.seed, epoch, s.batch_size)) {
+    const auto batches = sequence_batches(ctx, s.seed, epoch, s.batch_size);
+    for (std::int64_t b = 0; b < static_cast<std::int64_t>(batches.size()); ++b) {
+      const auto& share = batches[static_cast<std::size_t>(b)];
       // Drawn for every global batch on every rank, so all ranks agree on it.
       auto keep = stage1 ? all : conditions[static_cast<size_t>(pick.below(static_cast<std::int64_t>(conditions.size())))];
+      if (b < skip) continue;
       torch::Tensor loss;
       if (!share.empty()) {
         SequenceBatch truth, batch, device_batch;
@@ -80,9 +88,13 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
         ctx.join_task_losses(stage1 ? modality_count(s.model) : 1);
       }
       parallel.step(optimizer, loss);
+      steps.after_batch(epoch, b, parallel, [&](CheckpointState& state) {
+        if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
+      });
     }
     auto loss = parallel.epoch_loss();
-    if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, {}});
+    if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, 0, {}});
+    steps.saved();
     log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, conditions", loss,
                    train_utterances(ctx));
   }
