@@ -254,7 +254,7 @@ int run_cli(int argc, char** argv) {
     }
     // SIGTERM / SIGUSR1 (a time limit's warning, a preemption): finish the step,
     // checkpoint, exit kExitStopped (docs/operations.md, "Signals").
-    if (command->uses_mpi) install_stop_handlers();
+    if (std::string(command->name) == "train") install_stop_handlers();
     return dispatch(*command, vm, ctx);
   } catch (const StopRequested& e) {
     // Every rank of the run agreed on this stop and saved its state: not an error.

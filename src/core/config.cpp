@@ -162,6 +162,7 @@ const std::vector<KeySpec>& config_schema() {
     key_str ("output.log_level", "info", {"trace", "debug", "info", "warn", "error", "off"}, "log level"),
     key_bool("output.log_all_ranks", false, "every rank logs at log_level (false: ranks other than 0 log warnings and errors only)"),
     key_bool("output.resume", true, "skip finished stages and resume interrupted ones"),
+    key_bool("output.strict", false, "a damaged file of the run directory (a manifest, artifact or checkpoint that is missing, truncated or does not match) stops the run with an error (true), instead of being moved aside to <file>.corrupt with a warning and recomputed (false)"),
     key_real("output.checkpoint_minutes", 10, 0, 1e6, "during teacher and student epochs, also checkpoint mid-epoch once this many minutes have passed since the last checkpoint, so a killed run loses at most that much work (0 = epoch checkpoints only)"),
   };
   // clang-format on

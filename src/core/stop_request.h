@@ -13,9 +13,9 @@ namespace hardy {
 // same command (EX_TEMPFAIL of sysexits.h: "try again later").
 constexpr int kExitStopped = 75;
 
-// Installs the handlers for SIGTERM and SIGUSR1. The first signal only sets the
-// request; a second SIGTERM ends the process at once (the default action), so an
-// impatient `kill` still works.
+// Installs the handlers for SIGTERM and SIGUSR1. A signal only sets the request (two
+// may arrive for one stop: SLURM's to the ranks and the batch script's); a third
+// SIGTERM ends the process at once (the default action), so `kill` still works.
 void install_stop_handlers();
 
 // True once a handled signal arrived (or request_stop was called).

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "train/file_io.h"
+#include "train/run_file_error.h"
 
 #include <filesystem>
 #include <sstream>
@@ -18,21 +19,25 @@ std::string archive_bytes(torch::serialize::OutputArchive& archive) {
 
 // Opens `path` for reading, with a message that says what was actually found.
 void open_archive(torch::serialize::InputArchive& archive, const std::string& path, const char* what) {
-  HARDY_THROW_IF_NOT_MSG(std::filesystem::exists(path),
-                         "{} '{}' is missing, though its stage's manifest says it was written; "
-                         "delete the manifest beside it (or the run directory) and re-run",
-                         what, path);
+  if (!std::filesystem::exists(path))
+    throw RunFileError(path, fmt::format("{} '{}' is missing, though its stage's manifest says it was written",
+                                         what, path));
   try {
     archive.load_from(path, torch::kCPU);
   } catch (const c10::Error& e) {
-    HARDY_THROW_MSG("cannot read {} '{}' ({}); delete it and re-run to recompute it", what, path,
-                    e.what_without_backtrace());
+    throw RunFileError(path, fmt::format("cannot read {} '{}': it is truncated or not a torch archive ({})", what,
+                                         path, e.what_without_backtrace()));
   }
 }
 
 const char* const kHardnessKinds[] = {"direct_", "indirect_", "unified_"};
 
 }  // namespace
+
+void check_archive(const std::string& path, const char* what) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path, what);
+}
 
 void save_tensors(const std::string& path, const TensorMap& tensors) {
   torch::serialize::OutputArchive archive;
@@ -47,8 +52,8 @@ TensorMap load_tensors(const std::string& path, const std::vector<std::string>& 
   try {
     for (const auto& name : names) archive.read(name, out[name]);
   } catch (const c10::Error& e) {
-    HARDY_THROW_MSG("cannot read artifact '{}' ({}); delete it and re-run to recompute it", path,
-                    e.what_without_backtrace());
+    throw RunFileError(path, fmt::format("cannot read artifact '{}': it lacks a tensor or holds another kind of "
+                                         "archive ({})", path, e.what_without_backtrace()));
   }
   return out;
 }
@@ -65,7 +70,8 @@ void load_module(const std::string& path, torch::nn::Module& module) {
   try {
     module.load(archive);
   } catch (const c10::Error& e) {
-    HARDY_THROW_MSG("cannot read model '{}' ({}); delete it and re-run", path, e.what_without_backtrace());
+    throw RunFileError(path, fmt::format("cannot read model '{}': it does not match the model's parameters ({})", path,
+                                         e.what_without_backtrace()));
   }
 }
 

@@ -21,9 +21,13 @@ using TensorMap = std::map<std::string, torch::Tensor>;
 
 // Named tensors in one file (moved to the CPU first), written atomically.
 void save_tensors(const std::string& path, const TensorMap& tensors);
-// The tensors `names` of the file, on the CPU; hardy::Error naming the file if it is
-// missing, corrupt or lacks one of them.
+// The tensors `names` of the file, on the CPU; RunFileError naming the file if it is
+// missing, corrupt or lacks one of them (as load_module).
 TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names);
+
+// Throws RunFileError unless `path` opens as a torch archive (it exists and is neither
+// truncated nor garbage); `what` names it ("artifact", "model").
+void check_archive(const std::string& path, const char* what);
 
 // A module's parameters and buffers, written atomically / read into `module` (on
 // the CPU; the caller moves the module to its device afterwards).

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "train/file_io.h"
+#include "train/run_file_error.h"
 
 
 #include <filesystem>
@@ -70,31 +71,29 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> match_group(const std::stri
   std::vector<std::pair<torch::Tensor, torch::Tensor>> pairs;
   for (const auto& [name, target] : model) {
     auto it = by_name.find(name);
-    HARDY_THROW_IF_NOT_MSG(it != by_name.end(),
-                           "checkpoint '{}' does not match the model: it has no {} '{}'; delete "
-                           "it if the model configuration changed",
-                           path, what, name);
+    if (it == by_name.end())
+      throw RunFileError(path, fmt::format("checkpoint '{}' does not match the model (was the model configuration "
+                                           "changed?): it has no {} '{}'",
+                                           path, what, name));
     const auto& value = it->second;
-    HARDY_THROW_IF_NOT_MSG(
-        value.sizes() == target.sizes() && value.scalar_type() == target.scalar_type(),
-        "checkpoint '{}' does not match the model: {} '{}' is {} {} in the checkpoint but {} "
-        "{} in the model; delete it if the model configuration changed",
-        path, what, name, c10::toString(value.scalar_type()), c10::str(value.sizes()),
-        c10::toString(target.scalar_type()), c10::str(target.sizes()));
+    if (value.sizes() != target.sizes() || value.scalar_type() != target.scalar_type())
+      throw RunFileError(path, fmt::format("checkpoint '{}' does not match the model (was the model configuration "
+                                           "changed?): {} '{}' is {} {} in the checkpoint but {} {} in the model",
+                                           path, what, name, c10::toString(value.scalar_type()),
+                                           c10::str(value.sizes()), c10::toString(target.scalar_type()),
+                                           c10::str(target.sizes())));
     pairs.emplace_back(target, value);
     by_name.erase(it);
   }
-  HARDY_THROW_IF_NOT_MSG(by_name.empty(),
-                         "checkpoint '{}' does not match the model: it has {} '{}' that the "
-                         "model lacks; delete it if the model configuration changed",
-                         path, what, by_name.begin()->first);
+  if (!by_name.empty())
+    throw RunFileError(path, fmt::format("checkpoint '{}' does not match the model (was the model configuration "
+                                         "changed?): it has {} '{}' that the model lacks",
+                                         path, what, by_name.begin()->first));
   return pairs;
 }
 
 [[noreturn]] void corrupt_checkpoint(const std::string& path, const std::string& why) {
-  HARDY_THROW_MSG("checkpoint '{}' is corrupt or truncated ({}); delete it to restart the "
-                  "stage from scratch",
-                  path, why);
+  throw RunFileError(path, fmt::format("checkpoint '{}' is corrupt or truncated ({})", path, why));
 }
 
 }  // namespace
@@ -162,9 +161,9 @@ std::optional<CheckpointState> load_checkpoint(const std::string& path,
   try {
     optimizer.load(optimizer_archive);
   } catch (const c10::Error& e) {
-    HARDY_THROW_MSG("checkpoint '{}': the optimizer state does not match the optimizer ({}); "
-                    "delete it if the training configuration changed",
-                    path, e.what_without_backtrace());
+    throw RunFileError(path, fmt::format("checkpoint '{}': the optimizer state does not match the optimizer (was "
+                                         "the training configuration changed?) ({})",
+                                         path, e.what_without_backtrace()));
   }
   torch::NoGradGuard no_grad;
   for (auto& [target, value] : pairs) target.copy_(value);

@@ -26,9 +26,9 @@ void save_checkpoint(const std::string& path, torch::nn::Module& module,
                      torch::optim::Optimizer& optimizer, const CheckpointState& state);
 
 // Loads into `module` and `optimizer` and returns the state (extra tensors on the
-// module's device); nullopt if the file does not exist. hardy::Error naming the file
-// if it is corrupt or its parameters do not match the module's names and shapes; the
-// module is left untouched in that case.
+// module's device); nullopt if the file does not exist. RunFileError
+// (train/run_file_error.h) naming the file if it is corrupt or its parameters do not
+// match the module's names and shapes; the module is left untouched in that case.
 std::optional<CheckpointState> load_checkpoint(const std::string& path,
                                                torch::nn::Module& module,
                                                torch::optim::Optimizer& optimizer);

@@ -121,4 +121,12 @@ std::string read_file(const std::string& path) {
   return bytes;
 }
 
+std::string move_aside(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return "";
+  const auto aside = path + ".corrupt";
+  std::filesystem::rename(path, aside, ec);
+  return ec ? "" : aside;
+}
+
 }  // namespace hardy

@@ -15,4 +15,9 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 // The whole file; hardy::Error naming the path if it cannot be read.
 std::string read_file(const std::string& path);
 
+// Renames `path` to `<path>.corrupt` (replacing an older one), keeping a damaged file
+// for inspection while the run recomputes it. Returns the new name, or "" when
+// `path` does not exist (another rank moved it, or it was missing).
+std::string move_aside(const std::string& path);
+
 }  // namespace hardy

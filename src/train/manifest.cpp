@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "train/file_io.h"
+#include "train/run_file_error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -17,8 +18,7 @@ using Json = nlohmann::ordered_json;
 // Every error names the file and says how to recover: deleting it only costs a re-run
 // of the stage.
 [[noreturn]] void corrupt(const std::string& path, const std::string& what) {
-  HARDY_THROW_MSG("manifest '{}' is corrupt ({}): delete it and the stage will run again", path,
-                  what);
+  throw RunFileError(path, fmt::format("manifest '{}' is corrupt ({})", path, what));
 }
 
 const Json& field(const std::string& path, const Json& doc, const char* name,

@@ -20,7 +20,7 @@ struct Manifest {
 // JSON, written atomically:
 //   {"stage": "...", "key": "...", "complete": true, "info": {"name": "value", ...}}
 void save_manifest(const std::string& path, const Manifest& m);
-// nullopt if the file is missing; hardy::Error naming the file if it is corrupt.
+// nullopt if the file is missing; RunFileError naming the file if it is corrupt.
 std::optional<Manifest> load_manifest(const std::string& path);
 // True when the manifest exists, is complete and has `key`. A corrupt manifest
 // throws (as load_manifest) rather than silently re-running an expensive stage.

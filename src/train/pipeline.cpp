@@ -18,6 +18,7 @@
 #include "train/data_parallel.h"
 #include "train/feature_stage.h"
 #include "train/file_io.h"
+#include "train/run_file_error.h"
 #include "train/group_layout.h"
 #include "train/hardness_stage.h"
 #include "train/manifest.h"
@@ -263,7 +264,9 @@ FoldResult run_fold(const RunScope& run, const RunInputs& in, std::size_t f, boo
 // A unit has finished when the manifest of its last stage matches.
 struct UnitManifest {
   std::string path, key;
-  bool matches() const { return manifest_matches(path, key); }
+  // Rank 0 checks them before any group starts (pending_units), moving a corrupt one
+  // aside; later reads while groups run see only complete manifests (atomic writes).
+  bool matches(bool strict = true) const { return manifest_done(path, key, strict); }
 };
 
 UnitManifest unit_manifest(const RunInputs& in, const WorkUnit& unit) {
@@ -343,7 +346,7 @@ void run_units_in_groups(const RunScope& world, const RunInputs& in, const std::
                          double timeout_s) {
   const int rank = world.comm->rank();
   const int group = layout.group_of(rank);
-  const RunScope run{world.comm->split(group, rank), world.labels};
+  const RunScope run{world.comm->split(group, rank), world.labels, world.strict};
   const bool leader = run.comm->rank() == 0;
   log::set_group(group, leader);
   const auto names = in.fold_names();
@@ -371,7 +374,18 @@ void run_units_in_groups(const RunScope& world, const RunInputs& in, const std::
           // Its prepare unit may be another group's: wait for its manifest (every rank
           // reads it, so no collective waits longer than dist.timeout_s).
           const auto prepared = unit_manifest(in, WorkUnit{WorkUnit::Kind::Prepare, unit.fold, "", 0});
-          if (!prepared.matches()) monitor.wait_until([&] { return prepared.matches(); }, names[f] + " | prepare");
+          // Each rank waits on its own; a stop request may end one rank's wait while
+          // another sees the manifest: the group agrees before any collective.
+          bool stop_now = false;
+          try {
+            if (!prepared.matches()) monitor.wait_until([&] { return prepared.matches(); }, names[f] + " | prepare");
+          } catch (const StopRequested&) {
+            stop_now = true;
+          }
+          auto any = torch::tensor({stop_now ? 1 : 0}, torch::kInt32);
+          run.comm->allreduce(any, ReduceOp::Max)->wait();
+          if (any.item<int>() != 0)
+            throw StopRequested(fmt::format("stopped on {} while waiting for {} | prepare", stop_reason(), names[f]));
         }
         log::info("unit {}/{} of group {}: {}", n + 1, mine.size(), group, monitored.unit_names[i]);
         monitor.unit_started(i);
@@ -413,11 +427,53 @@ void run_units_in_groups(const RunScope& world, const RunInputs& in, const std::
   log::set_group(-1, rank == 0);
 }
 
+// Whether a finished prepare unit's artifacts can be read (rank 0). With groups, a
+// damaged one must make the unit run again in one group, before any group runs one
+// of its students (each would recompute the fold in the same files): its manifest is
+// moved aside, and the stage that wrote the file heals it when the unit runs. (One
+// group heals it in place, as the unit's stages run.)
+bool prepare_artifacts_usable(const RunInputs& in, const WorkUnit& unit, bool strict) {
+  const auto& s = in.settings;
+  const auto f = static_cast<std::size_t>(unit.fold);
+  const auto dir = in.fold_dir(f);
+  try {
+    if (s.finetune_features && s.finetune_epochs > 0)
+      for (int m = 0; m < s.model.modalities.size(); ++m)
+        check_archive(dir + "/feature_net_" + s.model.modalities.name(m) + ".pt", "model");
+    load_tensors(dir + "/hardness.pt", hardness_tensor_names(s.conditions));
+    if (s.retrieval)
+      for (const auto& c : s.conditions) load_tensors(dir + "/curriculum_" + c + ".pt", curriculum_tensor_names());
+  } catch (const RunFileError& e) {
+    if (strict) throw;
+    const auto manifest = unit_manifest(in, unit).path;
+    move_aside(manifest);
+    log::warn("{} | {}; its preparation runs again (manifest moved aside to '{}.corrupt')", in.plans[f].name,
+              e.found(), manifest);
+    return false;
+  }
+  return true;
+}
+
+// `pending` with every finished prepare unit whose artifacts are damaged marked
+// pending again (rank 0 reads them; everyone gets its answer).
+std::vector<bool> recheck_prepared(const RunScope& run, const RunInputs& in, const std::vector<WorkUnit>& units,
+                                   std::vector<bool> pending) {
+  auto flags = torch::zeros({static_cast<std::int64_t>(units.size())}, torch::kInt32);
+  if (run.root())
+    for (std::size_t i = 0; i < units.size(); ++i)
+      if (!pending[i] && units[i].kind == WorkUnit::Kind::Prepare && !prepare_artifacts_usable(in, units[i], run.strict))
+        flags[static_cast<std::int64_t>(i)] = 1;
+  run.comm->broadcast(flags, 0)->wait();
+  for (std::size_t i = 0; i < units.size(); ++i)
+    if (flags[static_cast<std::int64_t>(i)].item<int>() != 0) pending[i] = true;
+  return pending;
+}
+
 // Which units still have to run: rank 0 reads their manifests, everyone gets its answer.
 std::vector<bool> pending_units(const RunScope& run, const RunInputs& in, const std::vector<WorkUnit>& units) {
   auto flags = torch::zeros({static_cast<std::int64_t>(units.size())}, torch::kInt32);
   if (run.root())
-    for (std::size_t i = 0; i < units.size(); ++i) flags[static_cast<std::int64_t>(i)] = unit_manifest(in, units[i]).matches() ? 0 : 1;
+    for (std::size_t i = 0; i < units.size(); ++i) flags[static_cast<std::int64_t>(i)] = unit_manifest(in, units[i]).matches(run.strict) ? 0 : 1;
   run.comm->broadcast(flags, 0)->wait();
   std::vector<bool> pending;
   for (std::size_t i = 0; i < units.size(); ++i) pending.push_back(flags[static_cast<std::int64_t>(i)].item<int>() != 0);
@@ -454,6 +510,7 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   run.barrier();
   CorpusReader reader(path);
   auto settings = TrainSettings::from(config, reader.meta());
+  run.strict = settings.strict;
   auto plans = plan_folds(reader.meta(), reader.sequences(), config.string("data.protocol"),
                           config.integers("data.folds"),
                           config.string("data.valid_from") == "speakers" ? ValidFrom::Speakers : ValidFrom::Sequences,
@@ -490,7 +547,7 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   // The units, and the groups of ranks that run them.
   auto units = plan_units(settings, train_rows(plans), calibrate(run, in, plan_units(settings, train_rows(plans))));
   // A fresh start (output.resume = false) runs every unit, whatever the directory holds.
-  const auto pending = resume ? pending_units(run, in, units) : std::vector<bool>(units.size(), true);
+  auto pending = resume ? pending_units(run, in, units) : std::vector<bool>(units.size(), true);
   GroupSizeInputs sizing;
   sizing.world = world;
   sizing.units = 0;
@@ -507,6 +564,7 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   run.comm->allreduce(rank_bytes, ReduceOp::Min)->wait();
   sizing.rank_bytes = rank_bytes.item<std::int64_t>();
   const auto layout = plan_groups(config.string("dist.group_size"), sizing);
+  if (resume && layout.groups() > 1) pending = recheck_prepared(run, in, units, pending);
   const auto schedule = schedule_units(units, pending, layout.group_ranks);
   const auto to_run = static_cast<std::size_t>(std::count(pending.begin(), pending.end(), true));
   log::info("units: {} of {} to run ({} finished earlier) in {} group(s) of {} rank(s) ({}); modelled {}",

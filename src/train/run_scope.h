@@ -14,6 +14,9 @@ namespace hardy {
 struct RunScope {
   std::shared_ptr<Communicator> comm;
   CorpusRows labels;  // every row of the corpus, without features
+  // output.strict: a damaged manifest or artifact stops the run instead of being moved
+  // aside and recomputed (train/run_file_error.h).
+  bool strict = false;
 
   // Rank 0 writes the run directory's files; every rank reads them.
   bool root() const { return comm->is_root(); }

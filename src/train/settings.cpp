@@ -57,6 +57,7 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.batch_normalization = c.string("hardness.normalization") == "batch";
   s.hardness_per_sequence = c.boolean("hardness.per_sequence");
   s.checkpoint_minutes = c.real("output.checkpoint_minutes");
+  s.strict = c.boolean("output.strict");
   s.sync.bucket_mb = c.real("dist.bucket_mb");
   s.sync.first_bucket_mb = c.real("dist.first_bucket_mb");
   s.sync.overlap = c.boolean("dist.overlap");

@@ -39,6 +39,7 @@ struct TrainSettings {
   bool inverse_frequency_weights = false;  // training.class_weights = "inverse_frequency"
   std::uint64_t seed = 42;
   double checkpoint_minutes = 10;  // output.checkpoint_minutes: step checkpoints (0 = off)
+  bool strict = false;             // output.strict: damaged run files stop the run
 
   HardnessOptions hardness;
   bool batch_normalization = false;  // hardness.normalization = "batch"

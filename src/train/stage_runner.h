@@ -25,6 +25,14 @@ struct StageSteps {
 };
 
 // Returns true when the stage was skipped (loaded), false when it was computed.
+// A damaged manifest or artifact (train/run_file_error.h) is moved aside by rank 0
+// with a warning saying what was found, and the stage is computed again; with
+// run.strict it stops the run instead.
 bool run_stage(const RunScope& run, const StageRun& stage, bool resume, const StageSteps& steps);
+
+// Whether the manifest at `path` exists, is complete and has `key` (this rank's read).
+// A corrupt one is moved aside with a warning and counts as not done, or throws
+// RunFileError when `strict`.
+bool manifest_done(const std::string& path, const std::string& key, bool strict);
 
 }  // namespace hardy

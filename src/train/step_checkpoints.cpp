@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/stop_request.h"
+#include "train/file_io.h"
+#include "train/run_file_error.h"
 
 #include <ATen/Context.h>
 
@@ -22,6 +24,32 @@ std::vector<at::Generator> generators(const torch::Device& device) {
 std::string generator_key(std::size_t i) { return i == 0 ? "rng/cpu" : "rng/device"; }
 
 }  // namespace
+
+std::optional<CheckpointState> load_stage_checkpoint(const FoldContext& ctx, const std::string& path,
+                                                     torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                                                     const std::string& what) {
+  std::optional<CheckpointState> state;
+  std::string found;
+  try {
+    state = load_checkpoint(path, module, optimizer);
+  } catch (const RunFileError& e) {
+    if (ctx.settings.strict) throw;
+    found = e.found();
+  }
+  auto failed = torch::tensor({found.empty() ? 0 : 1}, torch::kInt64);
+  ctx.comm->allreduce(failed, ReduceOp::Sum)->wait();  // every rank has finished reading
+  const auto n = failed.item<std::int64_t>();
+  if (n == 0) return state;
+  HARDY_THROW_IF_NOT_MSG(n == ctx.comm->size(),
+                         "{}: {} of {} ranks cannot use checkpoint '{}'{}. Every rank reads rank 0's files: put "
+                         "output.dir on a filesystem all ranks share",
+                         what, n, ctx.comm->size(), path, found.empty() ? "" : " (this rank: " + found + ")");
+  if (ctx.writes_files()) {
+    const auto aside = move_aside(path);
+    log::warn("{} | {}; moved aside to '{}', the stage starts over (output.strict = false)", what, found, aside);
+  }
+  return std::nullopt;
+}
 
 StepCheckpoints::StepCheckpoints(const FoldContext& ctx, std::string what) : ctx_(ctx), what_(std::move(what)) {}
 
@@ -45,6 +73,9 @@ void StepCheckpoints::after_batch(std::int64_t epoch, std::int64_t batch, DataPa
     state.extra[generator_key(i)] = gens[i].get_state();
   }
   save(state);
+  // Stopping: no rank may exit (and have the launcher kill the others) before rank 0
+  // has written the checkpoint.
+  if (stop) ctx_.comm->barrier();
   last_ = Clock::now();
   log::debug("{} | step checkpoint after batch {} of epoch {}", what_, state.step, epoch + 1);
   if (!stop) return;

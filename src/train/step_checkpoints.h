@@ -23,9 +23,20 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace hardy {
+
+// Collective over the fold's group: load_checkpoint (train/checkpoint.h) on every
+// rank. A checkpoint that no rank can use (corrupt, truncated, not matching the
+// model) is moved aside by rank 0 to <path>.corrupt with a warning saying what was
+// found, and the stage starts over (nullopt, the module and optimizer untouched);
+// with output.strict the RunFileError stops the run. Ranks that disagree (some can
+// read it, some cannot) are an error: output.dir must be one shared directory.
+std::optional<CheckpointState> load_stage_checkpoint(const FoldContext& ctx, const std::string& path,
+                                                     torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                                                     const std::string& what);
 
 class StepCheckpoints {
  public:

@@ -230,7 +230,8 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
   torch::optim::Adam optimizer(net->parameters(),
                                torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
   std::vector<EpochScores> history;
-  std::optional<CheckpointState> resumed = load_checkpoint(checkpoint, *net, optimizer);
+  std::optional<CheckpointState> resumed = load_stage_checkpoint(
+      ctx, checkpoint, *net, optimizer, fmt::format("{} | student {}", ctx.plan.name, condition));
   const std::int64_t start = resumed ? resumed->epoch : 0;
   if (resumed) {
     if (resumed->extra.count("history"))

@@ -24,7 +24,8 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
   net->to(s.device);
   torch::optim::Adam optimizer(net->parameters(),
                                torch::optim::AdamOptions(s.lr).weight_decay(s.weight_decay));
-  std::optional<CheckpointState> resumed = load_checkpoint(checkpoint, *net, optimizer);
+  std::optional<CheckpointState> resumed =
+      load_stage_checkpoint(ctx, checkpoint, *net, optimizer, fmt::format("{} | teacher", ctx.plan.name));
   const std::int64_t start = resumed ? resumed->epoch : 0;
   if (resumed && resumed->step == 0 && start > 0 && start < s.teacher_epochs)
     log::info("{} | teacher | resuming after epoch {}", ctx.plan.name, start);
