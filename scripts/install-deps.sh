@@ -15,7 +15,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   nlohmann-json3-dev
   python3 python3-numpy python3-h5py
-  iproute2 munge slurm-wlm
+  iproute2 nftables munge slurm-wlm
 )
 
 missing=()

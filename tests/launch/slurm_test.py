@@ -234,13 +234,28 @@ def submit(env, work, config, out, name, launcher="srun"):
     return job, log.replace("%j", job)
 
 
+def diagnosis(env, job, log, logs):
+    """The job's log, scontrol's view of the job and the daemons' log tails."""
+    text = "--- %s ---\n%s\n" % (log, open(log).read() if os.path.exists(log) else "(none)")
+    text += "--- scontrol show job %s ---\n%s\n" % (job, subprocess.run(
+        ["scontrol", "show", "job", job], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True).stdout)
+    return text + "".join("--- %s (tail) ---\n%s\n" % (p, open(p).read()[-4000:]) for p in logs
+                          if os.path.exists(p))
+
+
 def wait_done(env, job, log, logs, timeout=600):
     final = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
     wait_for("job %s to end" % job, lambda: job_field(env, job, "JobState") in final, timeout, [log] + logs)
     state = job_field(env, job, "JobState")
     if state != "COMPLETED":
         fail("job %s ended %s (exit %s)" % (job, state, job_field(env, job, "ExitCode")),
-             open(log).read() if os.path.exists(log) else "")
+             diagnosis(env, job, log, logs))
+
+
+def steps_gone(job):
+    """True when no slurmstepd of the job is left on this node (its cleanup is over)."""
+    return not subprocess.run(["pgrep", "-f", r"slurmstepd: \[%s\." % job], stdout=subprocess.DEVNULL).returncode == 0
 
 
 def mpirun(config, out):
@@ -300,6 +315,10 @@ def main():
         fail("scancel --signal=USR1 --batch failed", res.stdout)
     # Requeued jobs wait (BeginTime) before they may start again: let it start now.
     wait_for("the job to be requeued", lambda: job_field(env, job, "Restarts") not in ("", "0"), 120, [log] + logs)
+    # Let it start again only once the first run is wholly over: pending, not completing,
+    # and no slurmstepd of it left (starting it earlier races the node's cleanup).
+    wait_for("the requeued job to be pending with its first run cleaned up",
+             lambda: job_field(env, job, "JobState") == "PENDING" and steps_gone(job), 120, [log] + logs)
     subprocess.run(["scontrol", "update", "JobId=" + job, "StartTime=now"], env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     wait_done(env, job, log, logs)
