@@ -319,6 +319,11 @@ def main():
     # and no slurmstepd of it left (starting it earlier races the node's cleanup).
     wait_for("the requeued job to be pending with its first run cleaned up",
              lambda: job_field(env, job, "JobState") == "PENDING" and steps_gone(job), 120, [log] + logs)
+    # slurmd revokes the first run's credential at a time in whole seconds and refuses
+    # a credential made in that same second ("already killed, do not launch batch
+    # job": the job fails with exit 1 and no output). A real requeue waits its
+    # BeginTime (minutes); two seconds are enough here.
+    time.sleep(2)
     subprocess.run(["scontrol", "update", "JobId=" + job, "StartTime=now"], env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     wait_done(env, job, log, logs)
