@@ -101,8 +101,8 @@ for line in text.splitlines():
     last.setdefault(g, previous)
     if re.match(r"unit \d+/\d+ of group \d+: ", message):
         last[g] = t
-    e = re.match(r"split \| student (\w+) \| epoch (\d)/2", message)
-    if e:
+    e = re.match(r"split \| student (\w+) \| epoch (\d+)/\d+", message)
+    if e and int(e[2]) <= 2:  # training.student_epochs = 1 (stage 1 only) leaves stage 2 at 0
         condition, epoch = e[1], int(e[2])
         students.setdefault(condition, [0.0, 0.0])[epoch - 1] = t - last[g]
         last[g] = t

@@ -37,6 +37,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
 from results_check import compare_results  # noqa: E402
+from hardy_cli import tiny_config  # noqa: E402
 
 BIN = os.path.abspath(os.environ["HARDY_DIST_BIN"])
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
@@ -47,43 +48,6 @@ SUBNET = 10 + os.getpid() % 200  # 10.77.<SUBNET>.0/24, distinct for concurrent 
 HOSTS = {"a": "10.77.%d.1" % SUBNET, "b": "10.77.%d.2" % SUBNET, "c": "10.77.%d.3" % SUBNET}
 SWITCH = TAG + "s"
 
-CONFIG = """
-[data]
-corpus = "{dir}/corpus.h5"
-folds = [0]
-conditions = {conditions}
-
-[synth]
-out = "{dir}/corpus.h5"
-dialogues = 30
-min_length = 2
-max_length = 6
-classes = 4
-dims = [16, 24, 12]
-folds = 5
-seed = 3
-
-[model]
-hidden = 32
-depth = 1
-heads = 2
-ff_hidden = 64
-decoder_hidden = 64
-dropout = 0.0
-
-[training]
-finetune_epochs = 2
-teacher_epochs = {teacher_epochs}
-teacher_stage1_epochs = 2
-student_epochs = {student_epochs}
-student_stage1_epochs = 2
-batch_size = 4
-lr = 1e-3
-threads = 1
-
-[dist]
-timeout_s = {timeout}
-"""
 
 
 def fail(message, output=""):
@@ -136,16 +100,25 @@ def build_network():
         sh("ip", "netns", "exec", SWITCH, "ip", "link", "set", "up" + host, "up")
 
 
+def host_tmpdir(work, host):
+    return os.path.join(work, "tmp_" + host)
+
+
 def rsh_agent(work):
     """Open MPI's rsh agent: `agent <host> <command...>` runs the command in the
-    host's namespace (the environment passes through, as on a shared filesystem)."""
+    host's namespace (the environment passes through, as on a shared filesystem).
+    Each host gets a TMPDIR of its own: the namespaces share one filesystem and one
+    host name, so Open MPI's daemons would otherwise share a session directory
+    (<tmp>/ompi.<hostname>.<uid>/jf.<job family>, with its hwloc.sm and PMIx files)
+    and one daemon could die at start-up, leaving mpirun waiting for it forever."""
     path = os.path.join(work, "netns_rsh.sh")
     lines = ["#!/bin/sh", "# Open MPI's plm_rsh_agent for namespace hosts (tests/dist/multihost_test.py)",
              'host="$1"; shift', 'case "$host" in']
     for host, address in HOSTS.items():
-        lines.append('  %s) ns=%s ;;' % (address, ns(host)))
+        lines.append('  %s) ns=%s; tmp=%s ;;' % (address, ns(host), host_tmpdir(work, host)))
     lines += ['  *) echo "netns_rsh: unknown host $host" >&2; exit 255 ;;', "esac",
-              'exec ip netns exec "$ns" /bin/sh -c "$*"', ""]
+              'mkdir -p "$tmp"',
+              'exec ip netns exec "$ns" env TMPDIR="$tmp" /bin/sh -c "$*"', ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
     os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -158,24 +131,50 @@ def mpirun_command(work, config, out, group_size):
         for address in HOSTS.values():
             f.write("%s slots=1\n" % address)
     subnet = "10.77.%d.0/24" % SUBNET
-    return ["ip", "netns", "exec", ns("a"), MPIEXEC, "--allow-run-as-root", "--hostfile", hostfile, "-np", "3",
+    os.makedirs(host_tmpdir(work, "a"), exist_ok=True)
+    return ["ip", "netns", "exec", ns("a"), "env", "TMPDIR=" + host_tmpdir(work, "a"), MPIEXEC, "--allow-run-as-root", "--hostfile", hostfile, "-np", "3",
             "--map-by", "node", "--mca", "plm_rsh_agent", rsh_agent(work), "--mca", "plm_rsh_no_tree_spawn", "1",
             "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", subnet, "--mca", "oob_tcp_if_include",
             subnet, "--mca", "pml", "ob1", "-x", "PATH", "-x", "LD_LIBRARY_PATH",
             BIN, "train", "--config", config, "--out", out, "--set", "dist.group_size=%d" % group_size]
 
 
-def run(cmd, expect=0, timeout=600):
+def hang_report(out):
+    """What the processes of a run that did not end were doing: the process table,
+    each host's TCP sockets, and (with gdb) every hardy_dist rank's threads."""
+    parts = [sh("ps", "-eo", "pid,ppid,stat,etime,wchan:24,args", check=False).stdout]
+    for host in HOSTS:
+        parts.append("--- host %s: ss -tanp ---\n%s" % (host, in_ns(host, "ss", "-tanp", check=False).stdout))
+    if shutil.which("gdb"):
+        for pid in rank_pids(out):
+            try:
+                bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt 12"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                parts.append("--- gdb: hardy_dist pid %d: no backtrace within 60 s ---" % pid)
+                continue
+            frames = [l for l in bt.stdout.splitlines() if l.startswith(("#", "Thread"))]
+            parts.append("--- gdb: hardy_dist pid %d ---\n%s" % (pid, "\n".join(frames[:120])))
+    return "\n".join(parts)
+
+
+def run(cmd, expect=0, timeout=300):
     start = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                              start_new_session=True)
-    except subprocess.TimeoutExpired as e:
-        output = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        fail("%s did not end within %d s" % (" ".join(cmd), timeout), output)
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out = cmd[cmd.index("--out") + 1] if "--out" in cmd else os.path.dirname(cmd[-1])
+        report = hang_report(out)
+        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in rank_pids(out):
+            os.kill(pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        fail("%s did not end within %d s" % (" ".join(cmd), timeout), output + "\n" + report)
     if proc.returncode != expect:
-        fail("%s exited with %d (expected %d)" % (" ".join(cmd), proc.returncode, expect), proc.stdout)
-    return proc.stdout, time.time() - start
+        fail("%s exited with %d (expected %d)" % (" ".join(cmd), proc.returncode, expect), output)
+    return output, time.time() - start
 
 
 def identical(a, b, label, log=""):
@@ -192,7 +191,7 @@ def rank_pids(out):
             cmdline = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"hardy_dist") and out.encode() in cmdline:
+        if cmdline and cmdline[0].endswith(b"hardy_dist") and any(out.encode() in arg for arg in cmdline):
             pids.append(int(pid))
     return pids
 
@@ -256,18 +255,18 @@ def main():
     work = tempfile.mkdtemp(prefix="hardy_multihost_")
     config = os.path.join(work, "tiny.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(dir=work, teacher_epochs=4, timeout=TIMEOUT_S, conditions='["a", "tv", "atv"]',
-                              student_epochs=4))
+        f.write(tiny_config(work, 3, data__conditions=["a", "tv", "atv"], training__teacher_epochs=4,
+                              training__student_epochs=4, dist__timeout_s=TIMEOUT_S))
     long_config = os.path.join(work, "long.toml")  # a teacher that outlives the link
     with open(long_config, "w") as f:
-        f.write(CONFIG.format(dir=work, teacher_epochs=40, timeout=TIMEOUT_S, conditions='["a", "tv", "atv"]',
-                              student_epochs=4))
+        f.write(tiny_config(work, 3, data__conditions=["a", "tv", "atv"], training__teacher_epochs=40,
+                              training__student_epochs=4, dist__timeout_s=TIMEOUT_S))
     # A smaller job for the bad network (each lost packet costs a TCP retransmission
     # timeout, >= 200 ms): one missing-modality condition, shorter student training.
     small_config = os.path.join(work, "small.toml")
     with open(small_config, "w") as f:
-        f.write(CONFIG.format(dir=work, teacher_epochs=3, timeout=TIMEOUT_S, conditions='["a"]',
-                              student_epochs=3))
+        f.write(tiny_config(work, 3, data__conditions=["a"], training__teacher_epochs=3,
+                              training__student_epochs=3, dist__timeout_s=TIMEOUT_S))
     run([BIN, "synth", "--config", config])
     one = os.path.join(work, "one")
     run([BIN, "train", "--config", config, "--out", one])

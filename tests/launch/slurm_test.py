@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+from hardy_cli import tiny_config  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 SBATCH = os.path.join(SRC, "launch", "slurm", "hardy.sbatch")
@@ -38,44 +41,6 @@ BIN = os.path.abspath(os.environ["HARDY_DIST_BIN"])
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 SKIP = 77
 
-CONFIG = """
-[data]
-corpus = "{dir}/corpus.h5"
-folds = [0]
-conditions = ["a", "tv", "atv"]
-
-[synth]
-out = "{dir}/corpus.h5"
-dialogues = 30
-min_length = 2
-max_length = 6
-classes = 4
-dims = [16, 24, 12]
-folds = 5
-seed = 9
-
-[model]
-hidden = 32
-depth = 1
-heads = 2
-ff_hidden = 64
-decoder_hidden = 64
-dropout = 0.0
-
-[training]
-finetune_epochs = 2
-teacher_epochs = {teacher_epochs}
-teacher_stage1_epochs = 2
-student_epochs = 4
-student_stage1_epochs = 2
-batch_size = 4
-lr = 1e-3
-threads = 1
-
-[dist]
-timeout_s = 30
-group_size = 2
-"""
 
 started = []  # (name, Popen) of the daemons, stopped in reverse order
 cluster_env = {}  # SLURM_CONF etc. once the cluster is up
@@ -283,10 +248,10 @@ def main():
 
     config = os.path.join(work, "tiny.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(dir=work, teacher_epochs=4))
+        f.write(tiny_config(work, 9, training__teacher_epochs=4, dist__timeout_s=30, dist__group_size=2))
     long_config = os.path.join(work, "long.toml")
     with open(long_config, "w") as f:
-        f.write(CONFIG.format(dir=work, teacher_epochs=60))
+        f.write(tiny_config(work, 9, training__teacher_epochs=60, dist__timeout_s=30, dist__group_size=2))
     subprocess.run([BIN, "synth", "--config", config], check=True, stdout=subprocess.DEVNULL)
 
     reference = os.path.join(work, "mpirun")

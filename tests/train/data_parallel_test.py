@@ -36,52 +36,13 @@ import tempfile
 import time
 
 from results_check import compare_results
+from hardy_cli import tiny_config
 
 BIN = os.environ["HARDY_DIST_BIN"]
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 TIMEOUT_S = 8  # dist.timeout_s of the runs
 METRIC_TOL, DIAG_TOL, LOSS_RTOL = 0.02, 0.01, 1e-3
 
-CONFIG = """
-[data]
-corpus = "{dir}/corpus.h5"
-folds = [0]
-conditions = ["a", "tv", "atv"]
-
-[synth]
-out = "{dir}/corpus.h5"
-dialogues = 30
-min_length = 4
-max_length = 12
-classes = 4
-dims = [16, 24, 12]
-folds = 5
-seed = 7
-
-[model]
-hidden = 32
-depth = 1
-heads = 2
-ff_hidden = 64
-decoder_hidden = 64
-dropout = 0.0
-
-[training]
-finetune_epochs = 4
-teacher_epochs = 4
-teacher_stage1_epochs = 2
-student_epochs = {student_epochs}
-student_stage1_epochs = 2
-batch_size = 8
-lr = 1e-3
-threads = 1
-device = "{device}"
-
-[dist]
-backend = "{backend}"
-timeout_s = {timeout}
-checksum_every = 5
-"""
 DEVICE = os.environ.get("HARDY_TEST_DEVICE", "cpu")
 SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
 
@@ -204,8 +165,10 @@ def main():
     work = tempfile.mkdtemp(prefix="hardy_dp_")
     config = os.path.join(work, "tiny.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(dir=work, student_epochs=8, timeout=TIMEOUT_S, device=DEVICE,
-                              backend="mpi" if DEVICE == "cuda" else "auto"))
+        f.write(tiny_config(work, 7, synth__min_length=4, synth__max_length=12, training__finetune_epochs=4,
+                            training__student_epochs=8, training__batch_size=8, training__device=DEVICE,
+                            dist__backend="mpi" if DEVICE == "cuda" else "auto", dist__timeout_s=TIMEOUT_S,
+                            dist__checksum_every=5))
     subprocess.run([BIN, "synth", "--config", config], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
 

@@ -21,3 +21,44 @@ def run(args, np=1, expect=0):
     if proc.returncode != expect:
         fail("%s exited with %d (expected %d)" % (" ".join(cmd), proc.returncode, expect), proc.stdout)
     return proc.stdout
+
+
+# The tiny corpus and model of the end-to-end tests (dropout 0: runs at any rank count
+# are comparable). tiny_config() writes it as TOML with per-test overrides.
+TINY = {
+    "data": {"corpus": "{dir}/corpus.h5", "folds": [0], "conditions": ["a", "tv", "atv"]},
+    "synth": {"out": "{dir}/corpus.h5", "dialogues": 30, "min_length": 2, "max_length": 6, "classes": 4,
+              "dims": [16, 24, 12], "folds": 5, "seed": 1},
+    "model": {"hidden": 32, "depth": 1, "heads": 2, "ff_hidden": 64, "decoder_hidden": 64, "dropout": 0.0},
+    "training": {"finetune_epochs": 2, "teacher_epochs": 4, "teacher_stage1_epochs": 2, "student_epochs": 4,
+                 "student_stage1_epochs": 2, "batch_size": 4, "lr": 1e-3, "threads": 1},
+    "dist": {"timeout_s": 20},
+}
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"%s"' % value
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def tiny_config(directory, seed, **overrides):
+    """TINY as TOML, corpus in `directory`, synth.seed = seed; overrides are
+    section__key=value (e.g. training__batch_size=8, output__checkpoint_minutes=0)."""
+    sections = {name: dict(keys) for name, keys in TINY.items()}
+    sections["synth"]["seed"] = seed
+    for name, value in overrides.items():
+        section, key = name.split("__", 1)
+        sections.setdefault(section, {})[key] = value
+    lines = []
+    for section, keys in sections.items():
+        lines.append("[%s]" % section)
+        for key, value in keys.items():
+            text = toml_value(value)
+            lines.append("%s = %s" % (key, text.replace("{dir}", directory)))
+        lines.append("")
+    return "\n".join(lines)

@@ -19,46 +19,12 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hardy_cli import tiny_config  # noqa: E402
+
 BIN = os.environ["HARDY_DIST_BIN"]
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 
-CONFIG = """
-[data]
-corpus = "{dir}/corpus.h5"
-folds = [0]
-conditions = ["a", "tv", "atv"]
-
-[synth]
-out = "{dir}/corpus.h5"
-dialogues = 30
-min_length = 2
-max_length = 6
-classes = 4
-dims = [16, 24, 12]
-folds = 5
-seed = 5
-
-[model]
-hidden = 32
-depth = 1
-heads = 2
-ff_hidden = 64
-decoder_hidden = 64
-dropout = 0.0
-
-[training]
-finetune_epochs = 2
-teacher_epochs = 4
-teacher_stage1_epochs = 2
-student_epochs = 4
-student_stage1_epochs = 2
-batch_size = 4
-lr = 1e-3
-threads = 1
-
-[dist]
-timeout_s = 20
-"""
 
 
 def fail(message, output=""):
@@ -126,7 +92,7 @@ def main():
     work = tempfile.mkdtemp(prefix="hardy_heal_")
     config = os.path.join(work, "tiny.toml")
     with open(config, "w") as f:
-        f.write(CONFIG.format(dir=work))
+        f.write(tiny_config(work, 5))
     subprocess.run([BIN, "synth", "--config", config], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     one = os.path.join(work, "ref_np1")
