@@ -46,6 +46,12 @@ const std::vector<Command>& commands() {
        {{"corpus", "data.corpus"}, {"out", "output.dir"}, {"folds", "data.folds"},
         {"conditions", "data.conditions"}},
        true},
+      {"ablate",
+       "train the rows of the paper's Table 2 and the controls over several seeds, reusing shared "
+       "stages, and write ablation.md/.csv/.json with intervals (docs/ablation.md)",
+       {{"corpus", "data.corpus"}, {"out", "output.dir"}, {"seeds", "ablation.seeds"}, {"rows", "ablation.rows"},
+        {"folds", "data.folds"}, {"conditions", "data.conditions"}},
+       true},
       {"synth",
        "write an IEMOCAP-like synthetic corpus with planted difficulty (docs/synthetic-data.md)",
        {{"out", "synth.out"},
@@ -159,6 +165,7 @@ void print_usage(std::ostream& out) {
 int dispatch(const Command& command, const po::variables_map& vm, Context& ctx) {
   std::string name = command.name;
   if (name == "train") return cmd_train(ctx);
+  if (name == "ablate") return cmd_ablate(ctx);
   if (name == "synth") return cmd_synth(ctx);
   if (name == "validate") return cmd_validate(ctx);
   if (name == "inspect")
@@ -254,7 +261,7 @@ int run_cli(int argc, char** argv) {
     }
     // SIGTERM / SIGUSR1 (a time limit's warning, a preemption): finish the step,
     // checkpoint, exit kExitStopped (docs/operations.md, "Signals").
-    if (std::string(command->name) == "train") install_stop_handlers();
+    if (std::string(command->name) == "train" || std::string(command->name) == "ablate") install_stop_handlers();
     return dispatch(*command, vm, ctx);
   } catch (const StopRequested& e) {
     // Every rank of the run agreed on this stop and saved its state: not an error.

@@ -5,11 +5,13 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/modality.h"
+#include "core/progress.h"
 #include "data/corpus_reader.h"
 #include "data/synth.h"
 #include "data/validator.h"
 #include "dist/device.h"
 #include "dist/launch.h"
+#include "research/ablation.h"
 #include "train/pipeline.h"
 
 #include <cstdint>  // before FAISS 1.7.3's Index.h, which needs it
@@ -23,6 +25,7 @@
 #include <nccl.h>
 #endif
 
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -89,6 +92,55 @@ int cmd_train(const Context& ctx) {
   std::cout << results_markdown(results);
   log::info("train: reports written to '{}/results.md', results.csv, results.json",
                ctx.config.string("output.dir"));
+  return kExitOk;
+}
+
+int cmd_ablate(const Context& ctx) {
+  const auto& base = ctx.config;
+  configure_threads(base.integer("training.threads"), detect_launch().local_world);
+  AblationRuns runs;
+  runs.rows = ablation_rows(base.strings("ablation.rows"), base.strings("ablation.extra_rows"));
+  const auto first_seed = static_cast<std::uint64_t>(base.integer("training.seed"));
+  for (std::int64_t s = 0; s < base.integer("ablation.seeds"); ++s) runs.seeds.push_back(first_seed + s);
+  const auto root = base.string("output.dir");
+  const auto total = runs.rows.size() * runs.seeds.size();
+  log::info("ablate: {} row(s) [{}] x {} seed(s) = {} runs under '{}'", runs.rows.size(),
+            fmt::join([&] {
+              std::vector<std::string> names;
+              for (const auto& r : runs.rows) names.push_back(r.name);
+              return names;
+            }(),
+                      ", "),
+            runs.seeds.size(), total, root);
+  runs.results.assign(runs.rows.size(), std::vector<RunResults>(runs.seeds.size()));
+  // Seed by seed, full first: the other rows of a seed start from full's artifacts.
+  std::size_t done = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t s = 0; s < runs.seeds.size(); ++s) {
+    const auto full_dir = fmt::format("{}/full/seed{}", root, runs.seeds[s]);
+    for (std::size_t r = 0; r < runs.rows.size(); ++r) {
+      const auto& row = runs.rows[r];
+      const auto dir = fmt::format("{}/{}/seed{}", root, row.name, runs.seeds[s]);
+      if (ctx.rank() == 0 && r > 0) {
+        const int shared = share_prepared_artifacts(full_dir, dir);
+        if (shared > 0) log::info("ablate: {} seed {}: {} preparation file(s) shared from full", row.name, runs.seeds[s], shared);
+      }
+      ctx.comm->barrier();
+      auto overrides = row.overrides;
+      overrides.push_back(fmt::format("training.seed={}", runs.seeds[s]));
+      overrides.push_back("output.dir=" + dir);
+      const auto config = Config::parse(base.to_toml(), fmt::format("ablation row '{}'", row.name), overrides);
+      log::info("ablate: run {}/{}: row {} ({}), seed {}", done + 1, total, row.name, row.description, runs.seeds[s]);
+      runs.results[r][s] = run_pipeline(config, ctx.comm);
+      ++done;
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      log::info("ablate: {}/{} runs done in {} (ETA {})", done, total, Progress::format_duration(elapsed),
+                Progress::format_duration(elapsed / static_cast<double>(done) * static_cast<double>(total - done)));
+    }
+  }
+  if (ctx.rank() != 0) return kExitOk;
+  write_ablation_reports(runs, root);
+  log::info("ablate: wrote '{}/ablation.md', ablation.csv, ablation.json", root);
   return kExitOk;
 }
 

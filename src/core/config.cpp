@@ -107,14 +107,16 @@ const std::vector<KeySpec>& config_schema() {
     key_real("hardness.alpha", 0.6, 0, 100, "weight α of the normalised direct hardness"),
     key_real("hardness.beta", 0.4, 0, 100, "weight β of the normalised indirect hardness"),
     key_real("hardness.gamma", 4.0, 0, 1000, "sharpness γ of the sigmoid in H = σ(γ(αĤd+βĤi))"),
-    key_str ("hardness.normalization", "dataset", {"dataset", "batch"}, "min-max normalisation of Hd and Hi over the whole training set (all ranks) or per batch (authors' code)"),
+    key_str ("hardness.normalization", "dataset", {"dataset", "batch", "rank"}, "min-max normalisation of Hd and Hi over the whole training set (all ranks) or per batch (authors' code); rank = Hd and Hi replaced by their rank quantiles over the training set and H by the rank quantile of αĤd+βĤi (no sigmoid), so K_q spreads evenly over K_min..K (exact at any number of ranks)"),
     key_bool("hardness.per_sequence", true, "score each training sequence in its own forward pass, so hardness does not depend on how sequences are batched or sharded (identical curriculum at any number of ranks); false = passes of up to 1,024 utterances of sequences of equal length (no padding; ~25x faster on single-turn corpora such as MSP-Podcast), equal only up to float rounding"),
     key_bool("hardness.centered", false, "use σ(γ(αĤd+βĤi−(α+β)/2)) so K_q spans 1..K"),
+    key_bool("hardness.permute", false, "a control: each condition's hardness scores shuffled over the training samples (seeded by training.seed), so the K_q histogram is kept and only which sample gets which K_q is lost; the hardness artifact is shared with the unpermuted run"),
     // ---- [retrieval] ----
     key_bool("retrieval.enabled", true, "false = stage 2 trains on the original samples only (ablation \"w/o retrieval\")"),
     key_int ("retrieval.top_k", 3, 1, 1024, "K: most supports per sample"),
     key_int ("retrieval.k_min", 1, 0, 1024, "K_min: fewest supports per sample, K_q = ⌊H·(K+1−K_min)+K_min⌋"),
     key_bool("retrieval.dynamic_k", true, "false gives every sample K supports (ablation \"w/o hardness\")"),
+    key_bool("retrieval.random_supports", false, "a control: each sample's K_q supports replaced by training samples drawn at random (seeded by training.seed; never the sample itself): augmentation without similarity"),
     key_str ("retrieval.index", "flat", {"flat", "ivf", "hnsw"}, "FAISS index: exact (flat) or approximate (ivf, hnsw)"),
     key_str ("retrieval.device", "auto", {"auto", "cpu", "cuda"}, "where each rank searches its shard: auto = the training device"),
     key_str ("retrieval.engine", "auto", {"auto", "faiss", "torch"}, "exact-search candidates from FAISS (CPU) or a LibTorch GEMM + top-k (any device); auto = torch on CUDA, else faiss; both give identical curricula"),
@@ -164,6 +166,10 @@ const std::vector<KeySpec>& config_schema() {
     key_bool("output.resume", true, "skip finished stages and resume interrupted ones"),
     key_bool("output.strict", false, "a damaged file of the run directory (a manifest, artifact or checkpoint that is missing, truncated or does not match) stops the run with an error (true), instead of being moved aside to <file>.corrupt with a warning and recomputed (false)"),
     key_real("output.checkpoint_minutes", 10, 0, 1e6, "during teacher and student epochs, also checkpoint mid-epoch once this many minutes have passed since the last checkpoint, so a killed run loses at most that much work (0 = epoch checkpoints only)"),
+    // ---- [ablation] (hardy_dist ablate; docs/ablation.md) ----
+    key_int ("ablation.seeds", 3, 1, 1000, "runs per row: training.seed, training.seed + 1, ...; every difference is paired by seed and fold"),
+    key_strs("ablation.rows", {}, {}, "rows to run (full is always run, first): built-in full, no_direct, no_indirect, fixed_k, centered, no_retrieval, no_finetune, permuted_hardness, random_supports, or names from ablation.extra_rows; empty = every built-in and extra row"),
+    key_strs("ablation.extra_rows", {}, {}, "your own rows, each \"name: key=value; key=value\" (config overrides), e.g. [\"k5: retrieval.top_k=5\"]"),
   };
   // clang-format on
   return schema;

@@ -107,6 +107,7 @@ double DataParallel::epoch_loss() {
   const double sum = t.item<double>();
   double mean = sum / static_cast<double>(std::max<std::int64_t>(steps_, 1));
   loss_sum_ = 0;
+  epoch_steps_ = steps_;
   steps_ = 0;
   return mean;
 }

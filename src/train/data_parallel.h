@@ -68,6 +68,8 @@ class DataParallel {
 
   // Mean over the epoch's steps of the global batch loss; resets. Collective.
   double epoch_loss();
+  // The optimizer steps of the epoch epoch_loss() last closed.
+  std::int64_t epoch_steps() const { return epoch_steps_; }
 
   // For step checkpoints: the epoch's loss so far, summed over the ranks, as float64
   // [sum, steps] (collective); and its restoration when an epoch resumes mid-way (every
@@ -81,7 +83,7 @@ class DataParallel {
   StageTimes& times_;
   std::unique_ptr<GradientSynchronizer> sync_;
   double loss_sum_ = 0;
-  std::int64_t steps_ = 0;
+  std::int64_t steps_ = 0, epoch_steps_ = 0;
 };
 
 // Collective when sharded: throws on every rank unless `value` (e.g. the epoch a

@@ -47,8 +47,8 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
   auto rows = ctx.train.rows();
   auto x = raw.index_select(0, rows).to(s.device);
   auto y = ctx.corpus.label.index_select(0, rows).to(s.device);
-  EpochLog log(fmt::format("{} | features ({})", ctx.plan.name, s.model.modalities.name(m)),
-               s.finetune_epochs, 0);
+  EpochLog log(ctx, fmt::format("{} | features ({})", ctx.plan.name, s.model.modalities.name(m)),
+               "features_" + s.model.modalities.name(m), "", s.finetune_epochs, 0);
   for (std::int64_t epoch = 0; epoch < s.finetune_epochs; ++epoch) {
     seed_epoch(s.seed, kFeatureStream + m, epoch);
     net->train();
@@ -65,9 +65,11 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
       }
       parallel.step(optimizer, loss);
     }
-    auto loss = parallel.epoch_loss();
-    if (epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0)
-      log.epoch_done(epoch, "fine-tune", loss, train_utterances(ctx));
+    EpochDone done{epoch, "fine-tune", parallel.epoch_loss(), train_utterances(ctx), parallel.epoch_steps(),
+                   s.finetune_lr};
+    done.log_line = epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0;
+    log.record(done);
+    log.print();
   }
   return net;
 }

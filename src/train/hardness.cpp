@@ -57,4 +57,24 @@ torch::Tensor unified_hardness(const torch::Tensor& direct, const torch::Tensor&
   return torch::sigmoid(o.gamma * score).to(torch::kFloat32);
 }
 
+torch::Tensor rank_quantile(const torch::Tensor& values, const torch::Tensor& population) {
+  const auto n = population.numel();
+  if (n == 0) return torch::zeros_like(values, torch::kFloat64);
+  auto sorted = std::get<0>(population.to(torch::kFloat64).sort());
+  auto at_or_below = torch::searchsorted(sorted, values.to(torch::kFloat64), /*out_int32=*/false, /*right=*/true);
+  return at_or_below.to(torch::kFloat64) / static_cast<double>(n);
+}
+
+torch::Tensor rank_unified_hardness(const torch::Tensor& direct, const torch::Tensor& indirect,
+                                    const torch::Tensor& all_direct, const torch::Tensor& all_indirect,
+                                    const HardnessOptions& o) {
+  auto combine = [&](const torch::Tensor& d, const torch::Tensor& i) {
+    auto score = torch::zeros_like(d, torch::kFloat64);
+    if (o.use_direct) score = score + o.alpha * rank_quantile(d, all_direct);
+    if (o.use_indirect) score = score + o.beta * rank_quantile(i, all_indirect);
+    return score;
+  };
+  return rank_quantile(combine(direct, indirect), combine(all_direct, all_indirect)).to(torch::kFloat32);
+}
+
 }  // namespace hardy

@@ -42,4 +42,18 @@ torch::Tensor min_max_normalise(const torch::Tensor& x, double lo, double hi);
 torch::Tensor unified_hardness(const torch::Tensor& direct, const torch::Tensor& indirect,
                                const HardnessRange& range, const HardnessOptions& options);
 
+// hardness.normalization = "rank": the fraction of `population` (1-D, every rank's
+// training scores) at or below each of `values` (float64), in (0, 1]. Ties share the
+// larger quantile, so it depends only on the multiset of scores: exact at any number
+// of ranks.
+torch::Tensor rank_quantile(const torch::Tensor& values, const torch::Tensor& population);
+
+// H under rank normalisation, for this rank's raw scores and every rank's: Ĥd and Ĥi
+// are rank quantiles, and H the rank quantile of α·Ĥd + β·Ĥi (the terms the options
+// keep) over the population's, so H is spread evenly over (0, 1] and K_q over
+// K_min..K. γ and centering do not apply.
+torch::Tensor rank_unified_hardness(const torch::Tensor& direct, const torch::Tensor& indirect,
+                                    const torch::Tensor& all_direct, const torch::Tensor& all_indirect,
+                                    const HardnessOptions& options);
+
 }  // namespace hardy

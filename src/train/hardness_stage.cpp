@@ -111,6 +111,10 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
         range.include(hd, hi);
         unified.index_put_({at}, unified_hardness(hd, hi, range, s.hardness));
       }
+    } else if (s.rank_normalization) {
+      // Rank quantiles over every rank's training scores (one gather per condition).
+      unified = rank_unified_hardness(direct, indirect, gather_rows(ctx, direct), gather_rows(ctx, indirect),
+                                      s.hardness);
     } else {
       // The dataset's range: one max-allreduce over the ranks' ranges.
       auto t = whole.to_max_tensor();

@@ -2,6 +2,8 @@
 
 #include "core/log.h"
 #include "core/progress.h"
+#include "train/epoch_scores.h"
+#include "train/fold_context.h"
 
 #include <torch/torch.h>
 
@@ -27,17 +29,44 @@ EpochLog::EpochLog(std::string what, std::int64_t epochs, std::int64_t first_epo
     : what_(std::move(what)), epochs_(epochs), first_(first_epoch), start_(Clock::now()),
       last_(start_) {}
 
-void EpochLog::epoch_done(std::int64_t epoch, const std::string& phase, double loss,
-                          std::int64_t utterances, const std::string& extra) {
+EpochLog::EpochLog(const FoldContext& ctx, std::string what, std::string stage, std::string condition,
+                   std::int64_t epochs, std::int64_t first_epoch)
+    : EpochLog(std::move(what), epochs, first_epoch) {
+  metrics_ = StageMetrics(ctx.dir + "/metrics/" + stage + ".csv", ctx.writes_files(), first_epoch);
+  identity_.fold = ctx.plan.name;
+  identity_.stage = std::move(stage);
+  identity_.condition = std::move(condition);
+}
+
+void EpochLog::print() {
+  if (!line_.empty()) log::info("{}", line_);
+  line_.clear();
+}
+
+void EpochLog::record(const EpochDone& done) {
   auto now = Clock::now();
   double epoch_s = std::chrono::duration<double>(now - last_).count();
   double total_s = std::chrono::duration<double>(now - start_).count();
   last_ = now;
-  double per_epoch = total_s / static_cast<double>(epoch + 1 - first_);
-  double eta = per_epoch * static_cast<double>(epochs_ - epoch - 1);
-  log::info("{} | epoch {}/{} ({}) | loss {:.4f} | {:.0f} utt/s | ETA {}{}", what_, epoch + 1,
-               epochs_, phase, loss, epoch_s > 0 ? utterances / epoch_s : 0.0,
-               Progress::format_duration(eta), extra.empty() ? "" : " | " + extra);
+  double per_epoch = total_s / static_cast<double>(done.epoch + 1 - first_);
+  double eta = per_epoch * static_cast<double>(epochs_ - done.epoch - 1);
+  const double throughput = epoch_s > 0 ? static_cast<double>(done.utterances) / epoch_s : 0.0;
+  line_ = !done.log_line ? ""
+                         : fmt::format("{} | epoch {}/{} ({}) | loss {:.4f} | {:.0f} utt/s | ETA {}{}", what_,
+                                       done.epoch + 1, epochs_, done.phase, done.loss, throughput,
+                                       Progress::format_duration(eta), done.extra.empty() ? "" : " | " + done.extra);
+  steps_ += done.steps;
+  if (!metrics_.active()) return;
+  MetricsRow row = identity_;
+  row.epoch = done.epoch + 1;
+  row.phase = done.phase.substr(0, done.phase.find(','));
+  row.steps = steps_;
+  row.loss = done.loss;
+  row.lr = done.lr;
+  if (done.scores) row.set_scores(*done.scores);
+  row.utterances_per_s = throughput;
+  row.elapsed_s = total_s;
+  metrics_.append(row);
 }
 
 }  // namespace hardy

@@ -1,7 +1,10 @@
 // Small pieces every training loop shares: epoch seeding, per-epoch progress lines.
 #pragma once
 
+#include "train/metrics_log.h"
+
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -37,18 +40,47 @@ auto timed(double& seconds, F&& f) {
   return f();
 }
 
-// "fold 0 | teacher | epoch 3/12 (stage 1) | loss 1.2345 | 850 utt/s | ETA 20s", rank 0.
+struct FoldContext;
+struct EpochScores;
+
+// One finished epoch, as a stage reports it.
+struct EpochDone {
+  std::int64_t epoch = 0;  // 0-based
+  std::string phase;       // "stage 1, complete"; the metrics row keeps "stage 1"
+  double loss = 0;
+  std::int64_t utterances = 0;  // trained on in the epoch (all ranks)
+  std::int64_t steps = 0;       // optimizer steps in the epoch
+  double lr = NAN;
+  const EpochScores* scores = nullptr;  // when the epoch was evaluated
+  std::string extra;                    // appended to the log line
+  bool log_line = true;                 // false: the metrics row only
+};
+
+// "fold 0 | teacher | epoch 3/12 (stage 1) | loss 1.2345 | 850 utt/s | ETA 20s", rank 0,
+// and with a stage's metrics file (train/metrics_log.h) one row per epoch.
 class EpochLog {
  public:
   EpochLog(std::string what, std::int64_t epochs, std::int64_t first_epoch);
-  void epoch_done(std::int64_t epoch, const std::string& phase, double loss,
-                  std::int64_t utterances, const std::string& extra = "");
+  // `stage` names the metrics file (<fold dir>/metrics/<stage>.csv); resumed after
+  // `first_epoch` epochs.
+  EpochLog(const FoldContext& ctx, std::string what, std::string stage, std::string condition,
+           std::int64_t epochs, std::int64_t first_epoch);
+  // Call before the epoch's checkpoint is saved (metrics_log.h: no gap on resume):
+  // appends the metrics row and prepares the log line.
+  void record(const EpochDone& done);
+  // Call after the checkpoint is saved: logs the line, so a line always means the
+  // epoch is safe.
+  void print();
 
  private:
   using Clock = std::chrono::steady_clock;
   std::string what_;
   std::int64_t epochs_, first_;
   Clock::time_point start_, last_;
+  StageMetrics metrics_;
+  MetricsRow identity_;
+  std::int64_t steps_ = 0;
+  std::string line_;
 };
 
 }  // namespace hardy

@@ -1,5 +1,7 @@
 #include "train/pipeline.h"
 
+#include "train/metrics_log.h"
+
 #include "core/error.h"
 #include "core/fingerprint.h"
 #include "core/log.h"
@@ -14,6 +16,7 @@
 #include "model/spearman.h"
 #include "model/student_net.h"
 #include "train/artifacts.h"
+#include "train/controls.h"
 #include "train/curriculum_stage.h"
 #include "train/data_parallel.h"
 #include "train/feature_stage.h"
@@ -22,6 +25,7 @@
 #include "train/group_layout.h"
 #include "train/hardness_stage.h"
 #include "train/manifest.h"
+#include "train/metrics_log.h"
 #include "train/run_monitor.h"
 #include "train/run_scope.h"
 #include "train/stage_runner.h"
@@ -205,8 +209,16 @@ std::unique_ptr<PreparedFold> prepare_fold(const RunScope& run, const RunInputs&
              all_curricula[c] = curriculum_from_tensors(load_tensors(dir + "/curriculum_" + c + ".pt", curriculum_tensor_names()));
          },
          [&] {
-           curricula = timed(stage_times("curriculum").exchange_s, [&] { return build_curricula(ctx, features, hardness); });
+           // The controls (train/controls.h) act on the gathered scores and curricula.
+           const auto used = s.permute_hardness ? select_hardness(ctx, permute_hardness(all_hardness, s.conditions, s.seed))
+                                                : hardness;
+           curricula = timed(stage_times("curriculum").exchange_s, [&] { return build_curricula(ctx, features, used); });
            for (const auto& [c, cur] : curricula) all_curricula[c] = gather_curriculum(ctx, cur);
+           if (s.random_supports)
+             for (auto& [c, all] : all_curricula) {
+               all = random_supports(all, s.seed, c);
+               curricula[c] = select_curriculum(ctx, all);
+             }
          },
          [&] {
            for (const auto& [c, all] : all_curricula) save_tensors(dir + "/curriculum_" + c + ".pt", curriculum_to_tensors(all));
@@ -584,7 +596,15 @@ RunResults run_pipeline(const Config& config, std::shared_ptr<Communicator> comm
   const bool resume_all = resume || layout.groups() > 1;
   for (std::size_t f = 0; f < plans.size(); ++f) results.folds.push_back(run_fold(run, in, f, resume_all));
   write_timings_file(*run.comm, dir + "/timings.json");
-  if (run.root()) write_reports(results, dir);
+  if (run.root()) {
+    std::vector<std::string> fold_dirs, stages;
+    for (std::size_t f = 0; f < plans.size(); ++f) fold_dirs.push_back(in.fold_dir(f));
+    for (int m = 0; m < settings.model.modalities.size(); ++m) stages.push_back("features_" + settings.model.modalities.name(m));
+    stages.push_back("teacher");
+    for (const auto& c : settings.conditions) stages.push_back("student_" + c);
+    merge_metrics(fold_dirs, stages, dir + "/metrics.csv");
+    write_reports(results, dir);
+  }
   return results;
 }
 

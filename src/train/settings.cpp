@@ -55,6 +55,8 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.hardness.use_indirect = c.boolean("hardness.use_indirect_hardness");
   s.hardness.centered = c.boolean("hardness.centered");
   s.batch_normalization = c.string("hardness.normalization") == "batch";
+  s.rank_normalization = c.string("hardness.normalization") == "rank";
+  s.permute_hardness = c.boolean("hardness.permute");
   s.hardness_per_sequence = c.boolean("hardness.per_sequence");
   s.checkpoint_minutes = c.real("output.checkpoint_minutes");
   s.strict = c.boolean("output.strict");
@@ -70,6 +72,7 @@ TrainSettings TrainSettings::from(const Config& c, const CorpusMeta& meta) {
   s.curriculum.top_k = c.integer("retrieval.top_k");
   s.curriculum.k_min = c.integer("retrieval.k_min");
   s.curriculum.dynamic_k = c.boolean("retrieval.dynamic_k");
+  s.random_supports = c.boolean("retrieval.random_supports");
   s.curriculum.query_batch = c.integer("retrieval.query_batch");
   s.index.resize(static_cast<std::size_t>(meta.modalities.size()));
   for (int m = 0; m < meta.modalities.size(); ++m) {
@@ -138,7 +141,8 @@ std::string TrainSettings::teacher_key() const {
 std::string TrainSettings::hardness_key() const {
   return fmt::format("hardness:{}:{}:{}:{}:{}:{}:{}:{}:{}", teacher_key(), hardness.alpha,
                      hardness.beta, hardness.gamma, hardness.use_direct, hardness.use_indirect,
-                     hardness.centered, batch_normalization, hardness_per_sequence);
+                     hardness.centered, batch_normalization, hardness_per_sequence) +
+         (rank_normalization ? ":rank" : "");
 }
 
 std::string TrainSettings::curriculum_key() const {
@@ -147,8 +151,10 @@ std::string TrainSettings::curriculum_key() const {
     index_text += fmt::format("{}/{}/{}/{}/{}/{};", static_cast<int>(o.metric),
                               static_cast<int>(o.kind), o.ivf_nlist, o.ivf_nprobe, o.hnsw_m,
                               o.hnsw_ef_search);
+  // The controls (train/controls.h) leave the keys of the default run as they were.
   return fmt::format("curriculum:{}:{}:{}:{}:{}", hardness_key(), curriculum.top_k,
-                     curriculum.k_min, curriculum.dynamic_k, index_text);
+                     curriculum.k_min, curriculum.dynamic_k, index_text) +
+         (permute_hardness ? ":permuted_hardness" : "") + (random_supports ? ":random_supports" : "");
 }
 
 std::string TrainSettings::student_key() const {

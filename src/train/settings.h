@@ -43,6 +43,9 @@ struct TrainSettings {
 
   HardnessOptions hardness;
   bool batch_normalization = false;  // hardness.normalization = "batch"
+  bool rank_normalization = false;   // hardness.normalization = "rank"
+  bool permute_hardness = false;     // hardness.permute (a control: train/controls.h)
+  bool random_supports = false;      // retrieval.random_supports (a control)
   bool hardness_per_sequence = true;  // hardness.per_sequence
   bool retrieval = true;             // retrieval.enabled
   CurriculumOptions curriculum;

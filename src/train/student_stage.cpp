@@ -251,7 +251,8 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
   const std::int64_t views = curriculum ? curriculum->top_k() + 1 : 1;
   const auto& support_rows = table.support_rows;
   StepCheckpoints steps(ctx, fmt::format("{} | student {}", ctx.plan.name, condition));
-  EpochLog log(fmt::format("{} | student {}", ctx.plan.name, condition), s.student_epochs, start);
+  EpochLog log(ctx, fmt::format("{} | student {}", ctx.plan.name, condition), "student_" + condition, condition,
+               s.student_epochs, start);
   for (std::int64_t epoch = start; epoch < s.student_epochs; ++epoch) {
     seed_epoch(s.seed, kStudentStream, epoch);
     const std::int64_t skip = epoch == start && resumed ? steps.resume(*resumed, parallel) : 0;
@@ -333,12 +334,14 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
       extra = fmt::format("valid {:.4f}/{:.4f} test {:.4f}/{:.4f}", e.valid_primary, e.valid_secondary,
                           e.test_primary, e.test_secondary);
     }
+    log.record({epoch, stage1 ? "stage 1, complete" : "stage 2, curriculum", loss,
+                    train_utterances(ctx) * (stage1 ? 1 : views), parallel.epoch_steps(), s.lr,
+                    extra.empty() ? nullptr : &history.back(), extra});
     CheckpointState state{epoch + 1, {}};
     state.extra["history"] = scores_to_tensor(history);
     if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
     steps.saved();
-    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, curriculum", loss,
-                   train_utterances(ctx) * (stage1 ? 1 : views), extra);
+    log.print();
   }
   if (history.empty()) {  // zero epochs configured: evaluate the untrained network
     history.push_back(epoch_scores(0, evaluate(net, ctx, features, ctx.valid, keep),

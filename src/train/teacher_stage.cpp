@@ -43,7 +43,7 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
   auto& times = stage_times("teacher");
   DataParallel parallel(ctx, net->parameters(), times);
   StepCheckpoints steps(ctx, fmt::format("{} | teacher", ctx.plan.name));
-  EpochLog log(fmt::format("{} | teacher", ctx.plan.name), s.teacher_epochs, start);
+  EpochLog log(ctx, fmt::format("{} | teacher", ctx.plan.name), "teacher", "", s.teacher_epochs, start);
   for (std::int64_t epoch = start; epoch < s.teacher_epochs; ++epoch) {
     seed_epoch(s.seed, kTeacherStream, epoch);
     // Mid-epoch resume: the batches already done are skipped (their condition draws
@@ -93,11 +93,12 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
         if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
       });
     }
-    auto loss = parallel.epoch_loss();
+    const double loss = parallel.epoch_loss();
+    log.record({epoch, stage1 ? "stage 1, complete" : "stage 2, conditions", loss, train_utterances(ctx),
+                    parallel.epoch_steps(), s.lr});
     if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, 0, {}});
     steps.saved();
-    log.epoch_done(epoch, stage1 ? "stage 1, complete" : "stage 2, conditions", loss,
-                   train_utterances(ctx));
+    log.print();
   }
   return net;
 }

@@ -23,50 +23,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hardy_cli import tiny_config  # noqa: E402
+
 BIN = os.environ["HARDY_DIST_BIN"]
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
 STOPPED = 75  # kExitStopped
 
-CONFIG = """
-[data]
-corpus = "{dir}/corpus.h5"
-folds = [0]
-conditions = ["a", "tv", "atv"]
-
-[synth]
-out = "{dir}/corpus.h5"
-dialogues = 40
-min_length = 2
-max_length = 6
-classes = 4
-dims = [16, 24, 12]
-folds = 5
-seed = 11
-
-[model]
-hidden = 32
-depth = 1
-heads = 2
-ff_hidden = 64
-decoder_hidden = 64
-dropout = 0.0
-
-[training]
-finetune_epochs = 2
-teacher_epochs = {teacher_epochs}
-teacher_stage1_epochs = 3
-student_epochs = 4
-student_stage1_epochs = 2
-batch_size = 2
-lr = 1e-3
-threads = 1
-
-[dist]
-timeout_s = 8
-
-[output]
-checkpoint_minutes = {minutes}
-"""
 
 
 def fail(message, output=""):
@@ -188,14 +151,27 @@ def check_resume(label, np, config, reference, reference_log, out, group_size, h
     if got != want:
         diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
         fail("%s: epoch losses differ from the uninterrupted run at %s" % (label, diff[:5]), log)
-    print("%s: stopped (status %d), resumed %s epoch %s after batch %s; results.json and every epoch loss "
-          "identical to the uninterrupted run" % (label, status, resumed[0][0], resumed[0][1], resumed[0][2]))
+    # metrics.csv: the same rows (no duplicate, no gap), timing columns aside.
+    if metrics_rows(reference) != metrics_rows(out):
+        fail("%s: metrics.csv differs from the uninterrupted run's (timing columns aside)" % label,
+             open(os.path.join(out, "metrics.csv")).read())
+    print("%s: stopped (status %d), resumed %s epoch %s after batch %s; results.json, metrics.csv and every "
+          "epoch loss identical to the uninterrupted run" % (label, status, resumed[0][0], resumed[0][1],
+                                                             resumed[0][2]))
+
+
+def metrics_rows(run_dir):
+    """metrics.csv without utterances_per_s and elapsed_s (the last two columns)."""
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        return [line.rstrip("\n").rsplit(",", 2)[0] for line in f]
 
 
 def write_config(work, name, minutes=10, teacher_epochs=6):
     path = os.path.join(work, name)
     with open(path, "w") as f:
-        f.write(CONFIG.format(dir=work, minutes=minutes, teacher_epochs=teacher_epochs))
+        f.write(tiny_config(work, 11, synth__dialogues=40, training__teacher_epochs=teacher_epochs,
+                            training__teacher_stage1_epochs=3, training__batch_size=2, dist__timeout_s=8,
+                            output__checkpoint_minutes=minutes))
     return path
 
 
