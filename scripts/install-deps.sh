@@ -16,6 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev
   python3 python3-numpy python3-h5py
   iproute2 nftables munge slurm-wlm
+  gnuplot-nox
 )
 
 missing=()

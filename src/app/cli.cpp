@@ -52,6 +52,11 @@ const std::vector<Command>& commands() {
        {{"corpus", "data.corpus"}, {"out", "output.dir"}, {"seeds", "ablation.seeds"}, {"rows", "ablation.rows"},
         {"folds", "data.folds"}, {"conditions", "data.conditions"}},
        true},
+      {"plot",
+       "draw PNG figures with gnuplot: of a run directory (learning curves, K_q, hardness) or of an "
+       "ablation (differences against full with intervals): hardy_dist plot RUN_DIR (docs/plots.md)",
+       {{"out", "output.dir"}},
+       false},
       {"synth",
        "write an IEMOCAP-like synthetic corpus with planted difficulty (docs/synthetic-data.md)",
        {{"out", "synth.out"},
@@ -166,6 +171,7 @@ int dispatch(const Command& command, const po::variables_map& vm, Context& ctx) 
   std::string name = command.name;
   if (name == "train") return cmd_train(ctx);
   if (name == "ablate") return cmd_ablate(ctx);
+  if (name == "plot") return cmd_plot(ctx);
   if (name == "synth") return cmd_synth(ctx);
   if (name == "validate") return cmd_validate(ctx);
   if (name == "inspect")
@@ -204,7 +210,10 @@ int run_cli(int argc, char** argv) {
   all.add(command_options(*command)).add(common_options());
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).run(), vm);
+    // `hardy_dist plot RUN_DIR`: the directory may be given without --out.
+    po::positional_options_description positional;
+    if (std::string(command->name) == "plot") positional.add("out", 1);
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << fmt::format("hardy_dist {}: {}. Run 'hardy_dist {} --help' for its flags.\n",

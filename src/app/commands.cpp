@@ -12,6 +12,8 @@
 #include "dist/device.h"
 #include "dist/launch.h"
 #include "research/ablation.h"
+#include "research/plots.h"
+#include "train/file_io.h"
 #include "train/pipeline.h"
 
 #include <cstdint>  // before FAISS 1.7.3's Index.h, which needs it
@@ -85,9 +87,50 @@ void print_shards(std::ostream& out, const CorpusReader& reader, int world) {
 
 }  // namespace
 
+namespace {
+
+// The figures' links, appended to a report (results.md, ablation.md) as a section.
+void link_figures(const std::string& report, const std::vector<PlotFile>& files) {
+  std::string md = read_file(report) + "\n## Figures\n\nDrawn by `hardy_dist plot` (gnuplot; the numbers drawn are in plots/data/).\n\n";
+  for (const auto& f : files)
+    md += fmt::format("- [{}](plots/{})\n", f.what, std::filesystem::path(f.path).filename().string());
+  write_file_atomic(report, md);
+}
+
+// At the end of train and ablate (output.plots): figures where gnuplot is installed, a
+// warning where it is not or where drawing fails (the run's results stand).
+void plot_after(const Context& ctx, bool ablation) {
+  if (ctx.rank() != 0 || !ctx.config.boolean("output.plots")) return;
+  const auto dir = ctx.config.string("output.dir");
+  if (!gnuplot_available()) {
+    log::warn("no figures: gnuplot is not installed (Debian package gnuplot-nox; scripts/install-deps.sh); "
+              "set output.plots = false to silence this");
+    return;
+  }
+  try {
+    const auto files = ablation ? plot_ablation(dir) : plot_run(dir);
+    link_figures(dir + (ablation ? "/ablation.md" : "/results.md"), files);
+    log::info("plot: {} figure(s) in '{}/plots', linked from {}", files.size(), dir,
+              ablation ? "ablation.md" : "results.md");
+  } catch (const Error& e) {
+    log::warn("no figures: {}", e.what());
+  }
+}
+
+}  // namespace
+
+int cmd_plot(const Context& ctx) {
+  const auto dir = ctx.config.string("output.dir");
+  const bool ablation = std::filesystem::exists(dir + "/ablation.json");
+  const auto files = ablation ? plot_ablation(dir) : plot_run(dir);
+  for (const auto& f : files) std::cout << f.path << "  " << f.what << "\n";
+  return kExitOk;
+}
+
 int cmd_train(const Context& ctx) {
   configure_threads(ctx.config.integer("training.threads"), detect_launch().local_world);
   auto results = run_pipeline(ctx.config, ctx.comm);
+  plot_after(ctx, false);
   if (ctx.rank() != 0) return kExitOk;
   std::cout << results_markdown(results);
   log::info("train: reports written to '{}/results.md', results.csv, results.json",
@@ -141,6 +184,7 @@ int cmd_ablate(const Context& ctx) {
   if (ctx.rank() != 0) return kExitOk;
   write_ablation_reports(runs, root);
   log::info("ablate: wrote '{}/ablation.md', ablation.csv, ablation.json", root);
+  plot_after(ctx, true);
   return kExitOk;
 }
 

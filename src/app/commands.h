@@ -26,6 +26,8 @@ struct Context {
 int cmd_train(const Context& ctx);
 // Every (row, seed) run in <output.dir>/<row>/seed<s>, then ablation.md/.csv/.json.
 int cmd_ablate(const Context& ctx);
+// PNG figures of output.dir (a run or an ablation) in <output.dir>/plots.
+int cmd_plot(const Context& ctx);
 int cmd_synth(const Context& ctx);
 int cmd_validate(const Context& ctx);
 int cmd_inspect(const Context& ctx, std::int64_t plan_ranks);

@@ -166,6 +166,7 @@ const std::vector<KeySpec>& config_schema() {
     key_bool("output.resume", true, "skip finished stages and resume interrupted ones"),
     key_bool("output.strict", false, "a damaged file of the run directory (a manifest, artifact or checkpoint that is missing, truncated or does not match) stops the run with an error (true), instead of being moved aside to <file>.corrupt with a warning and recomputed (false)"),
     key_real("output.checkpoint_minutes", 10, 0, 1e6, "during teacher and student epochs, also checkpoint mid-epoch once this many minutes have passed since the last checkpoint, so a killed run loses at most that much work (0 = epoch checkpoints only)"),
+    key_bool("output.plots", true, "at the end of train and ablate, draw PNG figures into <output.dir>/plots with gnuplot and link them from results.md / ablation.md (a warning, not an error, where gnuplot is missing)"),
     // ---- [ablation] (hardy_dist ablate; docs/ablation.md) ----
     key_int ("ablation.seeds", 3, 1, 1000, "runs per row: training.seed, training.seed + 1, ...; every difference is paired by seed and fold"),
     key_strs("ablation.rows", {}, {}, "rows to run (full is always run, first): built-in full, no_direct, no_indirect, fixed_k, centered, no_retrieval, no_finetune, permuted_hardness, random_supports, or names from ablation.extra_rows; empty = every built-in and extra row"),

@@ -251,9 +251,12 @@ ConditionResult run_condition(const RunScope& run, const RunInputs& in, std::siz
        [&] { save_tensors(scores_path, {{"history", scores_to_tensor(result.epochs)}}); }});
   if (skipped) log::info("{} | student {} | done earlier (manifest matches), skipped", ctx.plan.name, condition);
   const auto& labels = run.labels;
-  if (labels.planted_hardness.defined())
-    result.spearman_planted = spearman(fold.all_hardness.unified.at(condition),
-                                       labels.planted_hardness.index_select(0, fold.all_hardness.rows));
+  if (labels.planted_hardness.defined()) {
+    const auto planted = labels.planted_hardness.index_select(0, fold.all_hardness.rows);
+    result.spearman_planted = spearman(fold.all_hardness.unified.at(condition), planted);
+    result.spearman_direct_planted = spearman(fold.all_hardness.direct.at(condition), planted);
+    result.spearman_indirect_planted = spearman(fold.all_hardness.indirect.at(condition), planted);
+  }
   if (curriculum) {
     const auto& all = fold.all_curricula.at(condition);
     result.k_histogram = curriculum_size_histogram(all);

@@ -235,21 +235,24 @@ std::string histogram_text(const std::vector<std::int64_t>& h) {
 
 std::string diagnostics_table(const RunResults& results) {
   std::string out =
-      "| condition | Spearman(H, planted) | K_q histogram (summed over folds) | "
-      "support-label agreement |\n|---|---:|---|---:|\n";
+      "| condition | Spearman(Hd, planted) | Spearman(Hi, planted) | Spearman(H, planted) | K_q histogram "
+      "(summed over folds) | support-label agreement |\n|---|---:|---:|---:|---|---:|\n";
   for (const auto& name : condition_order(results)) {
-    std::vector<double> rho, agreement;
+    std::vector<double> rho, rho_direct, rho_indirect, agreement;
     std::vector<std::int64_t> hist;
     for (const auto& fold : results.folds) {
       const auto* c = find_condition(fold, name);
       if (!c) continue;
       rho.push_back(c->spearman_planted);
+      rho_direct.push_back(c->spearman_direct_planted);
+      rho_indirect.push_back(c->spearman_indirect_planted);
       agreement.push_back(c->support_label_agreement);
       if (hist.size() < c->k_histogram.size()) hist.resize(c->k_histogram.size(), 0);
       for (std::size_t k = 0; k < c->k_histogram.size(); ++k) hist[k] += c->k_histogram[k];
     }
-    out += fmt::format("| {} | {} | {} | {} |\n", name, cell(mean_of_present(rho)),
-                       histogram_text(hist), cell(mean_of_present(agreement)));
+    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", name, cell(mean_of_present(rho_direct)),
+                       cell(mean_of_present(rho_indirect)), cell(mean_of_present(rho)), histogram_text(hist),
+                       cell(mean_of_present(agreement)));
   }
   return out;
 }
@@ -316,6 +319,8 @@ Json condition_json(const ConditionResult& c) {
   for (const auto& e : c.epochs) epochs.push_back(epoch_json(e));
   return Json{{"condition", c.condition},
               {"spearman_planted", c.spearman_planted},
+              {"spearman_direct_planted", c.spearman_direct_planted},
+              {"spearman_indirect_planted", c.spearman_indirect_planted},
               {"k_histogram", c.k_histogram},
               {"support_label_agreement", c.support_label_agreement},
               {"selected_epoch", std::move(selected)},
@@ -354,7 +359,8 @@ std::string results_markdown(const RunResults& results) {
       out += fmt::format("\n### {}\n\n{}", fold.name, markdown_table(fold_rows(fold, results), results));
   }
   out += "\n## Diagnostics\n\n";
-  out += "Spearman(H, planted) and support-label agreement are averaged over the folds that "
+  out += "Spearman(Hd, planted), Spearman(Hi, planted) and Spearman(H, planted) (each over the fold's training "
+         "samples, per condition) and support-label agreement are averaged over the folds that "
          "have them; n/a where no fold does (e.g. a corpus without planted hardness).\n\n";
   out += diagnostics_table(results);
   return out;

@@ -36,6 +36,8 @@ struct ConditionResult {
   std::vector<EpochScores> epochs;        // every evaluated student epoch, in order
   double spearman_planted = NAN;          // Spearman(H, planted hardness) over the training
                                           // samples; NaN when the corpus has none planted
+  double spearman_direct_planted = NAN;   // Spearman(Hd, planted), likewise
+  double spearman_indirect_planted = NAN; // Spearman(Hi, planted), likewise
   std::vector<std::int64_t> k_histogram;  // entry k = number of queries with K_q = k
   double support_label_agreement = NAN;   // fraction of supports sharing their query's label
 };

@@ -113,13 +113,13 @@ TEST(ResultsMarkdown, DiagnosticsAverageSpearmanAndSumHistograms) {
   std::string md = results_markdown(two_fold_results());
   auto diag = md.substr(md.find("## Diagnostics"));
   EXPECT_EQ(first_line_starting(diag, "| t |"),
-            "| t | 0.5000 | K_q=1: 4 (40.0%), K_q=2: 4 (40.0%), K_q=3: 2 (20.0%) | 0.7500 |");
+            "| t | n/a | n/a | 0.5000 | K_q=1: 4 (40.0%), K_q=2: 4 (40.0%), K_q=3: 2 (20.0%) | 0.7500 |");
   RunResults none = two_fold_results();
   for (auto& fold : none.folds)
     for (auto& c : fold.conditions) c.spearman_planted = NAN;
   md = results_markdown(none);
   diag = md.substr(md.find("## Diagnostics"));
-  EXPECT_THAT(first_line_starting(diag, "| t |"), HasSubstr("| t | n/a |"));
+  EXPECT_THAT(first_line_starting(diag, "| t |"), HasSubstr("| t | n/a | n/a | n/a |"));
 }
 
 TEST(ResultsMarkdown, ConditionMissingFromAFoldIsLabelled) {
@@ -241,7 +241,8 @@ TEST(WriteReports, WritesMarkdownCsvAndJson) {
   for (const auto& fold : doc["folds"]) {
     ASSERT_EQ(fold.at("conditions").size(), 4u);
     for (const auto& c : fold["conditions"]) {
-      EXPECT_THAT(keys(c), ::testing::ElementsAre("condition", "spearman_planted", "k_histogram",
+      EXPECT_THAT(keys(c), ::testing::ElementsAre("condition", "spearman_planted", "spearman_direct_planted",
+                                                  "spearman_indirect_planted", "k_histogram",
                                                   "support_label_agreement", "selected_epoch",
                                                   "epochs"));
       EXPECT_EQ(c.at("selected_epoch").dump(), R"({"last_epoch":2,"best_valid":0,"best_test":1})");
