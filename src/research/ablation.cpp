@@ -79,7 +79,7 @@ int share_prepared_artifacts(const std::string& from_run, const std::string& to_
   if (!fs::is_directory(from_run)) return 0;
   auto shared = [](const std::string& name) {
     static const char* prefixes[] = {"feature_net_", "features.json", "teacher.pt", "teacher.json", "hardness.",
-                                     "curriculum"};
+                                     "test_hardness.", "curriculum"};
     if (name.find(".corrupt") != std::string::npos || name.find(".tmp") != std::string::npos) return false;
     for (const char* p : prefixes)
       if (name.rfind(p, 0) == 0) return true;
@@ -215,6 +215,37 @@ std::vector<AblationCell> ablation_cells(const AblationRuns& runs) {
   return cells;
 }
 
+std::vector<QuintileCell> quintile_cells(const AblationRuns& runs) {
+  std::vector<QuintileCell> cells;
+  const auto& first = runs.results.at(0).at(0);
+  for (std::size_t r = 0; r < runs.rows.size(); ++r)
+    for (const auto& c0 : first.folds.at(0).conditions)
+      for (int q = 0; q < 5; ++q) {
+        QuintileCell cell{runs.rows[r].name, c0.condition, q, {}, NAN, std::nullopt};
+        for (std::size_t s = 0; s < runs.seeds.size(); ++s) {
+          double sum = 0;
+          int n = 0;
+          for (const auto& fold : runs.results[r][s].folds)
+            for (const auto& c : fold.conditions) {
+              if (c.condition != c0.condition || c.epochs.empty()) continue;
+              const auto& acc = select_epoch(c.epochs, Selection::BestValid).test_quintile_accuracy;
+              if (static_cast<int>(acc.size()) > q && std::isfinite(acc[static_cast<std::size_t>(q)])) {
+                sum += acc[static_cast<std::size_t>(q)];
+                ++n;
+              }
+            }
+          if (n) cell.values.push_back(sum / n);
+        }
+        if (cell.values.size() != runs.seeds.size() || cell.values.empty()) continue;  // not measured
+        FoldSeedValues per_seed;  // the seed is the unit here
+        for (double v : cell.values) per_seed.push_back({v});
+        cell.mean = mean_std(per_seed).mean;
+        if (per_seed.size() >= 2) cell.interval = fold_t_interval(per_seed);
+        cells.push_back(cell);
+      }
+  return cells;
+}
+
 std::string ablation_markdown(const AblationRuns& runs, const std::vector<AblationCell>& cells) {
   const auto& first = runs.results[0][0];
   const auto folds = first.folds.size();
@@ -274,6 +305,32 @@ std::string ablation_markdown(const AblationRuns& runs, const std::vector<Ablati
         fmt::format("{}, best epoch on test (the authors' protocol: it peeks at the test set; for comparison "
                     "with the paper only)",
                     scores[0]));
+  // Accuracy by hardness quintile.
+  const auto quintiles = quintile_cells(runs);
+  if (!quintiles.empty()) {
+    md += "\n## Accuracy by hardness\n\nTest accuracy at the best epoch on validation per quintile of the teacher's "
+          "hardness H of the test utterances under the condition (Q1 easiest, Q5 hardest), averaged over the folds "
+          "per seed; mean over the seeds [95 % t-interval over the seeds]. The paper's claim is that hard samples "
+          "gain most: compare full with fixed_k (and the controls) column by column.\n";
+    for (const auto& c0 : first.folds.at(0).conditions) {
+      md += fmt::format("\n### {}\n\n| row | Q1 | Q2 | Q3 | Q4 | Q5 |\n|---|---:|---:|---:|---:|---:|\n", c0.condition);
+      for (const auto& r : runs.rows) {
+        std::string line = "| " + r.name + " |";
+        for (int q = 0; q < 5; ++q) {
+          auto it = std::find_if(quintiles.begin(), quintiles.end(), [&](const QuintileCell& c) {
+            return c.row == r.name && c.condition == c0.condition && c.quintile == q;
+          });
+          line += it == quintiles.end()
+                      ? " n/a |"
+                      : fmt::format(" {} {} |", number(it->mean),
+                                    it->interval ? fmt::format("[{}, {}]", number(it->interval->low),
+                                                               number(it->interval->high))
+                                                 : std::string());
+        }
+        md += line + "\n";
+      }
+    }
+  }
   // Power: what this noise level can detect.
   md += fmt::format("\n## Power\n\nFolds needed (each averaged over {} seed(s), as here) for a fold-unit t-test "
                     "at 95 % to detect a true difference of 1 or 2 points of {} (average column, best on "
@@ -329,6 +386,13 @@ void write_ablation_reports(const AblationRuns& runs, const std::string& dir) {
     if (c.folds_for_1_point) cell["folds_for_1_point"] = c.folds_for_1_point;
     if (c.folds_for_2_points) cell["folds_for_2_points"] = c.folds_for_2_points;
     json["cells"].push_back(cell);
+  }
+  json["quintiles"] = Json::array();
+  for (const auto& q : quintile_cells(runs)) {
+    Json cell = {{"row", q.row}, {"condition", q.condition}, {"quintile", q.quintile + 1}, {"per_seed", q.values},
+                 {"mean", q.mean}};
+    if (q.interval) cell["t_interval_over_seeds"] = {{"low", q.interval->low}, {"high", q.interval->high}};
+    json["quintiles"].push_back(cell);
   }
   write_file_atomic(dir + "/ablation.csv", csv);
   write_file_atomic(dir + "/ablation.json", json.dump(2) + "\n");

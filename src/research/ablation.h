@@ -57,6 +57,19 @@ struct AblationCell {
   int folds_for_1_point = 0, folds_for_2_points = 0;  // folds_to_detect, 80 % power (0: n/a)
 };
 
+// Accuracy by hardness quintile (classification): per row, condition and quintile,
+// each seed's test accuracy at the best epoch on validation averaged over the folds,
+// with the mean and a 95 % t-interval over the seeds (S − 1 degrees of freedom; none
+// with one seed).
+struct QuintileCell {
+  std::string row, condition;
+  int quintile = 0;            // 0 = easiest
+  std::vector<double> values;  // per seed
+  double mean = NAN;
+  std::optional<Interval> interval;
+};
+std::vector<QuintileCell> quintile_cells(const AblationRuns& runs);
+
 // Every cell: conditions in the first run's order plus "average" (over the
 // missing-modality conditions, per fold and seed), every score of
 // RunResults::score_names(), every selection.

@@ -93,17 +93,26 @@ std::vector<float> to_vector(const torch::Tensor& t) {
 
 bool gnuplot_available() { return std::system("gnuplot --version > /dev/null 2>&1") == 0; }
 
-std::vector<PlotFile> plot_run(const std::string& run_dir) {
-  HARDY_THROW_IF_NOT_MSG(fs::exists(run_dir + "/results.json"),
-                         "'{}' is not a finished run directory (no results.json): run hardy_dist train first",
-                         run_dir);
+namespace {
+
+// The report `file` of `dir` (results.json, ablation.json) parsed, once gnuplot is
+// known to be there and <dir>/plots/data exists.
+Json plot_inputs(const std::string& dir, const std::string& file, const std::string& what, const std::string& command) {
+  HARDY_THROW_IF_NOT_MSG(fs::exists(dir + "/" + file), "'{}' is not a finished {} (no {}): run hardy_dist {} first",
+                         dir, what, file, command);
   HARDY_THROW_IF_NOT_MSG(gnuplot_available(),
                          "gnuplot is not installed: install the Debian package gnuplot-nox "
                          "(scripts/install-deps.sh does) and run hardy_dist plot {} again",
-                         run_dir);
+                         dir);
+  fs::create_directories(dir + "/plots/data");
+  return Json::parse(read_file(dir + "/" + file));
+}
+
+}  // namespace
+
+std::vector<PlotFile> plot_run(const std::string& run_dir) {
+  const Json results = plot_inputs(run_dir, "results.json", "run directory", "train");
   const std::string dir = run_dir + "/plots";
-  fs::create_directories(dir + "/data");
-  const Json results = Json::parse(read_file(run_dir + "/results.json"));
   const std::string primary = results.value("primary", "primary");
   std::vector<std::string> conditions;
   for (const auto& c : results.at("folds").at(0).at("conditions")) conditions.push_back(c.at("condition"));
@@ -191,6 +200,45 @@ std::vector<PlotFile> plot_run(const std::string& run_dir) {
     }
   }
 
+  // Accuracy by hardness quintile (results.json, best epoch on validation, fold means).
+  {
+    std::string out = "# quintile " + fmt::format("{}", fmt::join(conditions, " ")) + " (test accuracy)\n";
+    bool any = false;
+    std::vector<std::vector<double>> table(5, std::vector<double>(conditions.size(), NAN));
+    for (std::size_t i = 0; i < conditions.size(); ++i)
+      for (int q = 0; q < 5; ++q) {
+        std::vector<double> folds;
+        for (const auto& fold : results.at("folds"))
+          for (const auto& c : fold.at("conditions")) {
+            if (c.at("condition") != conditions[i] || c.at("selected_epoch").at("best_valid").is_null()) continue;
+            const auto best = c.at("selected_epoch").at("best_valid").get<std::int64_t>();
+            for (const auto& e : c.at("epochs"))
+              if (e.at("epoch").get<std::int64_t>() == best && e.contains("test_quintile_accuracy") &&
+                  !e.at("test_quintile_accuracy").at(static_cast<std::size_t>(q)).is_null())
+                folds.push_back(e.at("test_quintile_accuracy").at(static_cast<std::size_t>(q)).get<double>());
+          }
+        table[static_cast<std::size_t>(q)][i] = mean_of(folds);
+        any = any || !folds.empty();
+      }
+    if (any) {
+      for (int q = 0; q < 5; ++q) {
+        out += fmt::format("Q{}", q + 1);
+        for (double v : table[static_cast<std::size_t>(q)]) out += " " + num(v);
+        out += "\n";
+      }
+      write_file_atomic(dir + "/data/quintiles.dat", out);
+      script += "set output 'accuracy_by_hardness.png'\nset title 'Test accuracy by quintile of the teacher''s "
+                "hardness (best epoch on validation, mean over folds)'\nset style data histogram\n"
+                "set style histogram clustered gap 1\nset style fill solid 0.8 border -1\nset xlabel "
+                "'hardness quintile (Q1 easiest)'\nset ylabel 'accuracy'\nset yrange [0:1]\nplot ";
+      for (std::size_t i = 0; i < conditions.size(); ++i)
+        script += fmt::format("{}'data/quintiles.dat' using {}:xtic(1) title '{}'", i ? ", " : "", i + 2,
+                              conditions[i]);
+      script += "\nset style data points\nset yrange [*:*]\nunset xlabel\nunset ylabel\nunset title\n";
+      files.push_back({dir + "/accuracy_by_hardness.png", "test accuracy by hardness quintile per condition"});
+    }
+  }
+
   // Hd, Hi, H (fold artifacts, pooled over folds) and H against planted hardness.
   std::map<std::string, std::vector<float>> direct, indirect, unified;
   std::map<std::string, std::vector<std::int64_t>> ids;
@@ -274,15 +322,8 @@ std::vector<PlotFile> plot_run(const std::string& run_dir) {
 }
 
 std::vector<PlotFile> plot_ablation(const std::string& dir) {
-  HARDY_THROW_IF_NOT_MSG(fs::exists(dir + "/ablation.json"),
-                         "'{}' is not a finished ablation (no ablation.json): run hardy_dist ablate first", dir);
-  HARDY_THROW_IF_NOT_MSG(gnuplot_available(),
-                         "gnuplot is not installed: install the Debian package gnuplot-nox "
-                         "(scripts/install-deps.sh does) and run hardy_dist plot {} again",
-                         dir);
+  const Json data = plot_inputs(dir, "ablation.json", "ablation", "ablate");
   const std::string out_dir = dir + "/plots";
-  fs::create_directories(out_dir + "/data");
-  const Json data = Json::parse(read_file(dir + "/ablation.json"));
   std::vector<std::string> scores;
   for (const auto& c : data.at("cells"))
     if (std::find(scores.begin(), scores.end(), c.at("score").get<std::string>()) == scores.end())

@@ -58,6 +58,18 @@ TensorMap load_tensors(const std::string& path, const std::vector<std::string>& 
   return out;
 }
 
+TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names,
+                       const std::vector<std::string>& optional) {
+  auto out = load_tensors(path, names);
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path, "artifact");
+  for (const auto& name : optional) {
+    torch::Tensor t;
+    if (archive.try_read(name, t)) out[name] = t;
+  }
+  return out;
+}
+
 void save_module(const std::string& path, torch::nn::Module& module) {
   torch::serialize::OutputArchive archive;
   module.save(archive);

@@ -24,6 +24,10 @@ void save_tensors(const std::string& path, const TensorMap& tensors);
 // The tensors `names` of the file, on the CPU; RunFileError naming the file if it is
 // missing, corrupt or lacks one of them (as load_module).
 TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names);
+// The same, plus each of `optional` the file holds (absent from the map otherwise:
+// files written before that tensor existed).
+TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names,
+                       const std::vector<std::string>& optional);
 
 // Throws RunFileError unless `path` opens as a torch archive (it exists and is neither
 // truncated nor garbage); `what` names it ("artifact", "model").

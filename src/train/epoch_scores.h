@@ -20,6 +20,9 @@ struct EpochScores {
   std::vector<std::int64_t> test_confusion;
   // Regression only (empty otherwise): per target, on test, CCC, Pearson's r and MSE.
   std::vector<double> test_ccc, test_pearson, test_mse;
+  // Classification with test hardness: test accuracy per hardness quintile (easiest
+  // first; empty otherwise).
+  std::vector<double> test_quintile_accuracy;
 };
 
 }  // namespace hardy

@@ -65,8 +65,8 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
       }
       parallel.step(optimizer, loss);
     }
-    EpochDone done{epoch, "fine-tune", parallel.epoch_loss(), train_utterances(ctx), parallel.epoch_steps(),
-                   s.finetune_lr};
+    EpochDone done{.epoch = epoch, .phase = "fine-tune", .loss = parallel.epoch_loss(),
+                   .utterances = train_utterances(ctx), .steps = parallel.epoch_steps(), .lr = s.finetune_lr};
     done.log_line = epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0;
     log.record(done);
     log.print();

@@ -57,6 +57,19 @@ torch::Tensor unified_hardness(const torch::Tensor& direct, const torch::Tensor&
   return torch::sigmoid(o.gamma * score).to(torch::kFloat32);
 }
 
+torch::Tensor hardness_quintiles(const torch::Tensor& ids, const torch::Tensor& h, std::int64_t rows) {
+  auto out = torch::full({rows}, -1, torch::kInt64);
+  const auto n = ids.numel();
+  if (n == 0) return out;
+  // By id, then stably by hardness: equal hardness keeps the id order.
+  const auto by_id = std::get<1>(ids.sort());
+  const auto h_by_id = h.index_select(0, by_id).to(torch::kFloat64);
+  const auto order = by_id.index_select(0, std::get<1>(h_by_id.sort(/*stable=*/true, 0, false)));
+  const auto quintile = (torch::arange(n, torch::kInt64) * kHardnessQuintiles).div(n, "floor");
+  out.index_put_({ids.index_select(0, order)}, quintile);
+  return out;
+}
+
 torch::Tensor rank_quantile(const torch::Tensor& values, const torch::Tensor& population) {
   const auto n = population.numel();
   if (n == 0) return torch::zeros_like(values, torch::kFloat64);

@@ -42,6 +42,12 @@ torch::Tensor min_max_normalise(const torch::Tensor& x, double lo, double hi);
 torch::Tensor unified_hardness(const torch::Tensor& direct, const torch::Tensor& indirect,
                                const HardnessRange& range, const HardnessOptions& options);
 
+// Accuracy by hardness: the quintile (0 = easiest ... 4 = hardest) of each of `ids`
+// (global ids) by `h` ascending, ties by id, as int64 [rows] indexed by global id, -1
+// for the ids not given.
+constexpr int kHardnessQuintiles = 5;
+torch::Tensor hardness_quintiles(const torch::Tensor& ids, const torch::Tensor& h, std::int64_t rows);
+
 // hardness.normalization = "rank": the fraction of `population` (1-D, every rank's
 // training scores) at or below each of `values` (float64), in (0, 1]. Ties share the
 // larger quantile, so it depends only on the multiset of scores: exact at any number

@@ -40,17 +40,22 @@ std::vector<std::vector<std::int64_t>> equal_length_passes(const SequenceSet& se
 
 HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
                               const PerModality<torch::Tensor>& features) {
+  return score_hardness(ctx, teacher, features, ctx.train, "hardness");
+}
+
+HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher, const PerModality<torch::Tensor>& features,
+                              const SequenceSet& set, const std::string& what) {
   const auto& s = ctx.settings;
   teacher->eval();
   torch::NoGradGuard no_grad;
   HardnessScores scores;
-  scores.rows = ctx.train.rows();
+  scores.rows = set.rows();
   // Position of each training row in `scores.rows`, to place per-utterance values by
   // row id rather than by their (batch-major) order inside a batch.
   auto position = torch::full({ctx.corpus.size()}, -1, torch::kInt64);
   position.index_put_({scores.rows}, torch::arange(scores.rows.numel(), torch::kInt64));
   const std::vector<bool> all(static_cast<std::size_t>(ctx.settings.model.modalities.size()), true);
-  std::vector<std::int64_t> natural(static_cast<size_t>(ctx.train.sequences()));
+  std::vector<std::int64_t> natural(static_cast<size_t>(set.sequences()));
   std::iota(natural.begin(), natural.end(), std::int64_t{0});
   const auto batches = make_batches(natural, s.batch_size);
   // hardness.per_sequence (default): one pass per sequence, so the values do not
@@ -58,17 +63,17 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
   std::vector<std::vector<std::int64_t>> passes;
   if (s.hardness_per_sequence) {
     for (auto id : natural) passes.push_back({id});
-    if (ctx.train.sequences() >= kManyPasses)
+    if (set.sequences() >= kManyPasses)
       log::info("{} | hardness: {} one-sequence forward passes per condition (hardness.per_sequence = true); "
                 "hardness.per_sequence = false batches sequences of equal length, much faster, with values "
                 "equal to these up to float rounding",
-                ctx.plan.name, ctx.train.sequences());
+                ctx.plan.name, set.sequences());
   } else {
-    passes = equal_length_passes(ctx.train);
+    passes = equal_length_passes(set);
   }
   // Positions in scores.rows of the real utterances of the sequences `ids`.
   auto positions_of = [&](const std::vector<std::int64_t>& ids) {
-    auto layout = batch_layout(ctx.train, ids);
+    auto layout = batch_layout(set, ids);
     return position.index_select(0, layout.rows.masked_select(layout.real));
   };
 
@@ -79,11 +84,11 @@ HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
     auto unified = torch::zeros({scores.rows.numel()});
     HardnessRange whole;
     // Long at scale: a line every 30 s.
-    Progress progress(fmt::format("{} | hardness {}", ctx.plan.name, name), ctx.train.sequences(), "sequences", 30.0);
+    Progress progress(fmt::format("{} | {} {}", ctx.plan.name, what, name), set.sequences(), "sequences", 30.0);
     std::int64_t done = 0;
     for (const auto& ids : passes) {
       // Raw Hd and Hi of the real utterances of the sequences `ids`.
-      auto layout = batch_layout(ctx.train, ids);
+      auto layout = batch_layout(set, ids);
       auto truth = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, all);
       auto batch = apply_condition(truth, keep);
       auto out = teacher->forward(batch_to(batch, s.device));

@@ -20,5 +20,9 @@ struct HardnessScores {
 };
 HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher,
                               const PerModality<torch::Tensor>& features);
+// The same for the utterances of `set` (e.g. ctx.test, for accuracy by hardness):
+// eq. 10 with the normalisation over `set` (all ranks'); `what` names it in the log.
+HardnessScores score_hardness(const FoldContext& ctx, TeacherNet& teacher, const PerModality<torch::Tensor>& features,
+                              const SequenceSet& set, const std::string& what);
 
 }  // namespace hardy

@@ -46,13 +46,13 @@ struct EpochScores;
 // One finished epoch, as a stage reports it.
 struct EpochDone {
   std::int64_t epoch = 0;  // 0-based
-  std::string phase;       // "stage 1, complete"; the metrics row keeps "stage 1"
+  std::string phase{};     // "stage 1, complete"; the metrics row keeps "stage 1"
   double loss = 0;
   std::int64_t utterances = 0;  // trained on in the epoch (all ranks)
   std::int64_t steps = 0;       // optimizer steps in the epoch
   double lr = NAN;
   const EpochScores* scores = nullptr;  // when the epoch was evaluated
-  std::string extra;                    // appended to the log line
+  std::string extra{};                  // appended to the log line
   bool log_line = true;                 // false: the metrics row only
 };
 

@@ -130,6 +130,10 @@ struct PreparedFold {
   std::unique_ptr<FoldContext> ctx;
   PerModality<torch::Tensor> features;
   HardnessScores hardness, all_hardness;
+  // Classification: the teacher's H of every test utterance (all ranks'), per
+  // condition, and each test row's quintile of it (hardness_quintiles; by global id).
+  HardnessScores all_test_hardness;
+  std::map<std::string, torch::Tensor> test_quintiles;
   std::map<std::string, Curriculum> curricula, all_curricula;
 };
 
@@ -182,9 +186,17 @@ std::unique_ptr<PreparedFold> prepare_fold(const RunScope& run, const RunInputs&
   // §1 teacher and hardness
   auto& hardness = fold->hardness;
   auto& all_hardness = fold->all_hardness;
+  auto& all_test = fold->all_test_hardness;
+  // Accuracy by hardness quintile (classification): the test utterances are scored too.
+  const bool test_hardness = s.task == Task::Classification;
+  const auto test_path = dir + "/test_hardness.pt";
   const bool hardness_loaded = run_stage(
       run, {dir, "hardness", in.key(f, s.hardness_key()), ""}, resume,
-      {[&] { all_hardness = hardness_from_tensors(load_tensors(dir + "/hardness.pt", hardness_tensor_names(s.conditions)), s.conditions); },
+      {[&] {
+         all_hardness = hardness_from_tensors(load_tensors(dir + "/hardness.pt", hardness_tensor_names(s.conditions)), s.conditions);
+         if (test_hardness)
+           all_test = hardness_from_tensors(load_tensors(test_path, hardness_tensor_names(s.conditions)), s.conditions);
+       },
        [&] {
          TeacherNet teacher(s.model);
          run_stage(run, {dir, "teacher", in.key(f, s.teacher_key()), dir + "/teacher.ckpt"}, resume,
@@ -194,9 +206,17 @@ std::unique_ptr<PreparedFold> prepare_fold(const RunScope& run, const RunInputs&
          teacher->to(s.device);
          hardness = timed(stage_times("hardness").compute_s, [&] { return score_hardness(ctx, teacher, features); });
          all_hardness = gather_hardness(ctx, hardness);
+         if (test_hardness)
+           all_test = gather_hardness(ctx, score_hardness(ctx, teacher, features, ctx.test, "test hardness"));
        },
-       [&] { save_tensors(dir + "/hardness.pt", hardness_to_tensors(all_hardness, s.conditions)); }});
+       [&] {
+         save_tensors(dir + "/hardness.pt", hardness_to_tensors(all_hardness, s.conditions));
+         if (test_hardness) save_tensors(test_path, hardness_to_tensors(all_test, s.conditions));
+       }});
   if (hardness_loaded) hardness = select_hardness(ctx, all_hardness);
+  if (test_hardness)
+    for (const auto& c : s.conditions)
+      fold->test_quintiles[c] = hardness_quintiles(all_test.rows, all_test.unified.at(c), in.reader.meta().rows);
 
   // §2 index + curriculum
   auto& curricula = fold->curricula;
@@ -242,13 +262,18 @@ ConditionResult run_condition(const RunScope& run, const RunInputs& in, std::siz
   const bool skipped = run_stage(
       run, {ctx.dir, stage, in.key(f, s.student_key() + condition), ctx.dir + "/" + stage + ".ckpt"}, resume,
       {[&] {
-         result.epochs = scores_from_tensor(load_tensors(scores_path, {"history"}).at("history"),
-                                            static_cast<std::int64_t>(ctx.settings.targets.size()));
+         const auto saved = load_tensors(scores_path, {"history"}, {"quintiles"});
+         result.epochs = scores_from_tensor(saved.at("history"), static_cast<std::int64_t>(ctx.settings.targets.size()));
+         if (saved.count("quintiles")) quintiles_from_tensor(saved.at("quintiles"), result.epochs);
        },
        [&] {
-         result.epochs = train_student(ctx, fold.features, condition, curriculum, ctx.dir + "/" + stage + ".ckpt");
+         result.epochs = train_student(ctx, fold.features, condition, curriculum, ctx.dir + "/" + stage + ".ckpt",
+                                       fold.test_quintiles.count(condition) ? fold.test_quintiles.at(condition)
+                                                                            : torch::Tensor());
        },
-       [&] { save_tensors(scores_path, {{"history", scores_to_tensor(result.epochs)}}); }});
+       [&] {
+         save_tensors(scores_path, {{"history", scores_to_tensor(result.epochs)}, {"quintiles", quintiles_to_tensor(result.epochs)}});
+       }});
   if (skipped) log::info("{} | student {} | done earlier (manifest matches), skipped", ctx.plan.name, condition);
   const auto& labels = run.labels;
   if (labels.planted_hardness.defined()) {

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "train/file_io.h"
+#include "train/hardness.h"
 
 #include <nlohmann/json.hpp>
 
@@ -257,6 +258,31 @@ std::string diagnostics_table(const RunResults& results) {
   return out;
 }
 
+// Test accuracy per quintile of the teacher's hardness of the test utterances (best
+// epoch on validation), averaged over the folds; empty when no fold measured it.
+std::string quintile_table(const RunResults& results) {
+  std::string rows;
+  for (const auto& name : condition_order(results)) {
+    std::vector<std::vector<double>> per_quintile(static_cast<std::size_t>(kHardnessQuintiles));
+    for (const auto& fold : results.folds) {
+      const auto* c = find_condition(fold, name);
+      if (!c || c->epochs.empty()) continue;
+      const auto& q = select_epoch(c->epochs, Selection::BestValid).test_quintile_accuracy;
+      for (std::size_t k = 0; k < q.size() && k < per_quintile.size(); ++k) per_quintile[k].push_back(q[k]);
+    }
+    if (per_quintile[0].empty()) continue;
+    rows += "| " + name + " |";
+    for (const auto& v : per_quintile) rows += " " + cell(mean_of_present(v)) + " |";
+    rows += "\n";
+  }
+  if (rows.empty()) return "";
+  return "\n## Accuracy by hardness\n\nTest accuracy (best epoch on validation, mean over folds) per quintile of the "
+         "teacher's hardness H of the test utterances under the condition (Q1 easiest, Q5 hardest; eq. 10 with the "
+         "min–max over the test utterances). The method's claim is that hard samples gain most: compare runs (e.g. "
+         "hardy_dist ablate, full against fixed_k) column by column.\n\n| condition | Q1 | Q2 | Q3 | Q4 | Q5 |\n"
+         "|---|---:|---:|---:|---:|---:|\n" + rows;
+}
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = "\"";
@@ -302,6 +328,8 @@ Json epoch_json(const EpochScores& e) {
     j["test_weighted_f1"] = e.test_weighted_f1;
     j["test_confusion"] = e.test_confusion;  // classes × classes, row-major [true][predicted]
   }
+  if (!e.test_quintile_accuracy.empty())  // easiest quintile of the teacher's test H first
+    j["test_quintile_accuracy"] = e.test_quintile_accuracy;
   if (!e.test_ccc.empty()) {  // regression: per target, in the order of "targets"
     j["test_ccc"] = e.test_ccc;
     j["test_pearson"] = e.test_pearson;
@@ -363,6 +391,7 @@ std::string results_markdown(const RunResults& results) {
          "samples, per condition) and support-label agreement are averaged over the folds that "
          "have them; n/a where no fold does (e.g. a corpus without planted hardness).\n\n";
   out += diagnostics_table(results);
+  out += quintile_table(results);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include "model/metrics.h"
 #include "model/student_net.h"
 #include "train/data_parallel.h"
+#include "train/hardness.h"
 #include "train/loop.h"
 #include "train/random_streams.h"
 #include "train/checkpoint.h"
@@ -28,6 +29,7 @@ struct SplitScores {
   double macro_f1 = NAN, weighted_f1 = NAN;  // classification
   std::vector<std::int64_t> confusion;       // classification: [true][predicted]
   std::vector<double> ccc, pearson, mse;     // regression, per target
+  std::vector<double> quintile_accuracy;     // classification with test hardness
 };
 
 // Regression: every real utterance's predictions and targets, [n, 2K] (all ranks').
@@ -49,13 +51,14 @@ SplitScores regression_scores(const FoldContext& ctx, const std::vector<torch::T
 // The scores of `net` on `set` under `keep`.
 SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
                                    const PerModality<torch::Tensor>& features,
-                                   const SequenceSet& set, const std::vector<bool>& keep) {
+                                   const SequenceSet& set, const std::vector<bool>& keep,
+                                   const torch::Tensor& quintile = torch::Tensor()) {
   const auto& s = ctx.settings;
   net->eval();
   torch::NoGradGuard no_grad;
   std::vector<std::int64_t> natural(static_cast<size_t>(set.sequences()));
   std::iota(natural.begin(), natural.end(), std::int64_t{0});
-  std::vector<torch::Tensor> predicted, target;
+  std::vector<torch::Tensor> predicted, target, bucket;
   for (const auto& ids : make_batches(natural, std::max<std::int64_t>(s.batch_size, 32))) {
     auto layout = batch_layout(set, ids);
     auto batch = gather_batch(features, ctx.corpus.label, layout.rows, layout.rows, layout.real, keep);
@@ -68,12 +71,18 @@ SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
     predicted.push_back(s.sentiment ? logits.select(-1, 0).masked_select(real)
                                     : logits.argmax(-1).masked_select(real));
     target.push_back(batch.label.masked_select(real));
+    if (quintile.defined()) bucket.push_back(quintile.index_select(0, ctx.global_ids(layout.rows.masked_select(real))));
   }
   if (s.regression) return regression_scores(ctx, predicted);
   // Sharded: every rank's predictions, so the metrics are those of the whole set.
-  auto pairs = predicted.empty() ? torch::empty({0, 2}, torch::kFloat64)
-                                 : torch::stack({torch::cat(predicted).to(torch::kFloat64),
-                                                 torch::cat(target).to(torch::kFloat64)}, 1);
+  // Columns: predicted, target and, with quintiles, the row's hardness quintile.
+  const std::int64_t columns = quintile.defined() ? 3 : 2;
+  torch::Tensor pairs = torch::empty({0, columns}, torch::kFloat64);
+  if (!predicted.empty()) {
+    std::vector<torch::Tensor> cols{torch::cat(predicted).to(torch::kFloat64), torch::cat(target).to(torch::kFloat64)};
+    if (quintile.defined()) cols.push_back(torch::cat(bucket).to(torch::kFloat64));
+    pairs = torch::stack(cols, 1);
+  }
   pairs = gather_rows(ctx, pairs);
   if (pairs.size(0) == 0) return {};
   auto p = pairs.select(1, 0).contiguous(), t = pairs.select(1, 1).contiguous();
@@ -93,6 +102,15 @@ SplitScores evaluate(StudentNet& net, const FoldContext& ctx,
   }
   auto m = classification_metrics(p, t, s.classes);
   SplitScores out;
+  if (quintile.defined()) {
+    const auto q = pairs.select(1, 2).to(torch::kInt64);
+    const auto correct = (p == t).to(torch::kFloat64);
+    for (std::int64_t k = 0; k < kHardnessQuintiles; ++k) {
+      const auto in = q == k;
+      const auto n = in.sum().item<std::int64_t>();
+      out.quintile_accuracy.push_back(n ? correct.masked_select(in).mean().item<double>() : NAN);
+    }
+  }
   out.primary = m.wa;
   out.secondary = m.ua;
   out.macro_f1 = m.macro_f1;
@@ -107,6 +125,7 @@ EpochScores epoch_scores(std::int64_t epoch, const SplitScores& valid, const Spl
   e.test_macro_f1 = test.macro_f1;
   e.test_weighted_f1 = test.weighted_f1;
   e.test_confusion = test.confusion;
+  e.test_quintile_accuracy = test.quintile_accuracy;
   e.test_ccc = test.ccc;
   e.test_pearson = test.pearson;
   e.test_mse = test.mse;
@@ -217,10 +236,36 @@ std::vector<EpochScores> scores_from_tensor(const torch::Tensor& t, std::int64_t
   return h;
 }
 
+torch::Tensor quintiles_to_tensor(const std::vector<EpochScores>& scores) {
+  auto t = torch::full({static_cast<std::int64_t>(scores.size()), kHardnessQuintiles}, NAN, torch::kFloat64);
+  auto a = t.accessor<double, 2>();
+  for (std::size_t i = 0; i < scores.size(); ++i)
+    for (std::size_t k = 0; k < scores[i].test_quintile_accuracy.size() && k < kHardnessQuintiles; ++k)
+      a[static_cast<std::int64_t>(i)][static_cast<std::int64_t>(k)] = scores[i].test_quintile_accuracy[k];
+  return t;
+}
+
+void quintiles_from_tensor(const torch::Tensor& t, std::vector<EpochScores>& scores) {
+  auto c = t.to(torch::kCPU, torch::kFloat64).contiguous();
+  HARDY_THROW_IF_NOT_MSG(c.dim() == 2 && c.size(0) == static_cast<std::int64_t>(scores.size()) &&
+                             c.size(1) == kHardnessQuintiles,
+                         "the accuracy by hardness quintile must be [{}, {}], got {}", scores.size(),
+                         kHardnessQuintiles, c.sizes());
+  auto a = c.accessor<double, 2>();
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    scores[i].test_quintile_accuracy.clear();
+    bool any = false;
+    for (std::int64_t k = 0; k < kHardnessQuintiles; ++k) any = any || !std::isnan(a[static_cast<std::int64_t>(i)][k]);
+    if (any)
+      for (std::int64_t k = 0; k < kHardnessQuintiles; ++k)
+        scores[i].test_quintile_accuracy.push_back(a[static_cast<std::int64_t>(i)][k]);
+  }
+}
+
 std::vector<EpochScores> train_student(const FoldContext& ctx,
                                        const PerModality<torch::Tensor>& features,
                                        const std::string& condition, const Curriculum* curriculum,
-                                       const std::string& checkpoint) {
+                                       const std::string& checkpoint, const torch::Tensor& test_quintile) {
   const auto& s = ctx.settings;
   const auto keep = s.model.modalities.parse_condition(condition);
   const std::vector<bool> all(keep.size(), true);  // stage 1: complete modalities
@@ -236,6 +281,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
   if (resumed) {
     if (resumed->extra.count("history"))
       history = scores_from_tensor(resumed->extra.at("history"), static_cast<std::int64_t>(s.targets.size()));
+    if (resumed->extra.count("quintiles")) quintiles_from_tensor(resumed->extra.at("quintiles"), history);
     if (resumed->step == 0 && start > 0 && start < s.student_epochs)
       log::info("{} | student {} | resuming after epoch {}", ctx.plan.name, condition, start);
   }
@@ -322,6 +368,7 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
       train_batch(batches[static_cast<std::size_t>(b)]);
       steps.after_batch(epoch, b, parallel, [&](CheckpointState& state) {
         state.extra["history"] = scores_to_tensor(history);
+    state.extra["quintiles"] = quintiles_to_tensor(history);
         if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
       });
     }
@@ -329,23 +376,24 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     std::string extra;
     if (!stage1 || epoch + 1 == s.student_epochs) {
       history.push_back(epoch_scores(epoch + 1, evaluate(net, ctx, features, ctx.valid, keep),
-                                     evaluate(net, ctx, features, ctx.test, keep)));
+                                     evaluate(net, ctx, features, ctx.test, keep, test_quintile)));
       const auto& e = history.back();
       extra = fmt::format("valid {:.4f}/{:.4f} test {:.4f}/{:.4f}", e.valid_primary, e.valid_secondary,
                           e.test_primary, e.test_secondary);
     }
-    log.record({epoch, stage1 ? "stage 1, complete" : "stage 2, curriculum", loss,
-                    train_utterances(ctx) * (stage1 ? 1 : views), parallel.epoch_steps(), s.lr,
-                    extra.empty() ? nullptr : &history.back(), extra});
+    log.record({.epoch = epoch, .phase = stage1 ? "stage 1, complete" : "stage 2, curriculum", .loss = loss,
+                .utterances = train_utterances(ctx) * (stage1 ? 1 : views), .steps = parallel.epoch_steps(),
+                .lr = s.lr, .scores = extra.empty() ? nullptr : &history.back(), .extra = extra});
     CheckpointState state{epoch + 1, {}};
     state.extra["history"] = scores_to_tensor(history);
+    state.extra["quintiles"] = quintiles_to_tensor(history);
     if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
     steps.saved();
     log.print();
   }
   if (history.empty()) {  // zero epochs configured: evaluate the untrained network
     history.push_back(epoch_scores(0, evaluate(net, ctx, features, ctx.valid, keep),
-                                   evaluate(net, ctx, features, ctx.test, keep)));
+                                   evaluate(net, ctx, features, ctx.test, keep, test_quintile)));
   }
   return history;
 }

@@ -94,8 +94,8 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
       });
     }
     const double loss = parallel.epoch_loss();
-    log.record({epoch, stage1 ? "stage 1, complete" : "stage 2, conditions", loss, train_utterances(ctx),
-                    parallel.epoch_steps(), s.lr});
+    log.record({.epoch = epoch, .phase = stage1 ? "stage 1, complete" : "stage 2, conditions", .loss = loss,
+                .utterances = train_utterances(ctx), .steps = parallel.epoch_steps(), .lr = s.lr});
     if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, 0, {}});
     steps.saved();
     log.print();

@@ -63,7 +63,8 @@ def main():
     run(["synth", "--config", config])
     out = os.path.join(work, "run")
     log = run(["train", "--config", config, "--out", out])
-    figures = ["learning_curves.png", "kq_histogram.png", "hardness_distributions.png", "hardness_vs_planted.png"]
+    figures = ["learning_curves.png", "kq_histogram.png", "accuracy_by_hardness.png", "hardness_distributions.png",
+               "hardness_vs_planted.png"]
     check_pngs(out, figures)
     md = open(os.path.join(out, "results.md")).read()
     for name in figures:
@@ -100,11 +101,27 @@ def main():
             if not close(row[i + 1], hist[k] / sum(hist)):
                 fail("kq_histogram.dat K_q=%d %s: drawn %s, results.json %s" % (k, condition, row[i + 1],
                                                                                hist[k] / sum(hist)))
+    # Accuracy by hardness quintile: results.json's best-on-validation epoch, fold means.
+    quintiles = rows(os.path.join(out, "plots", "data", "quintiles.dat"))
+    for i, condition in enumerate(("a", "at")):
+        for q in range(5):
+            values = []
+            for fold in results["folds"]:
+                for c in fold["conditions"]:
+                    if c["condition"] == condition:
+                        best = c["selected_epoch"]["best_valid"]
+                        e = [e for e in c["epochs"] if e["epoch"] == best][0]
+                        if e["test_quintile_accuracy"][q] is not None:
+                            values.append(e["test_quintile_accuracy"][q])
+            if not close(quintiles[q][i + 1], sum(values) / len(values)):
+                fail("quintiles.dat Q%d %s: drawn %s, results.json %s" % (q + 1, condition, quintiles[q][i + 1],
+                                                                          values))
     for name in ("Hd", "Hi", "H"):
         total = sum(float(r[1]) for r in rows(os.path.join(out, "plots", "data", "%s_a.dat" % name)))
         if abs(total - 1) > 1e-4:
             fail("%s_a.dat fractions sum to %s" % (name, total))
-    print("train: 4 PNGs of %dx%d linked from results.md; curves, K_q and hardness numbers are the run's" %
+    print("train: 5 PNGs of %dx%d linked from results.md; curves, K_q, accuracy by hardness and hardness numbers "
+          "are the run's" %
           (WIDTH, HEIGHT))
 
     os.remove(os.path.join(out, "plots", "kq_histogram.png"))

@@ -86,6 +86,19 @@ TEST(RandomSupports, KeepsEachSizeDrawsDistinctTrainingSamplesNeverTheQuery) {
   EXPECT_FALSE(random_supports(c, 5, "at").support.equal(r.support)) << "one draw per condition";
 }
 
+TEST(HardnessQuintiles, EqualFifthsByHardnessTiesByIdOthersMinusOne) {
+  // Ten test rows (ids 20..29, given out of order) with a tie: two per quintile.
+  auto ids = torch::tensor({25, 21, 29, 20, 22, 28, 23, 27, 24, 26}, torch::kInt64);
+  auto h = torch::tensor({0.5f, 0.1f, 0.9f, 0.0f, 0.2f, 0.8f, 0.3f, 0.7f, 0.4f, 0.5f});
+  const auto q = hardness_quintiles(ids, h, 32);
+  EXPECT_EQ(q.numel(), 32);
+  for (int id = 0; id < 20; ++id) EXPECT_EQ(q[id].item<std::int64_t>(), -1);
+  // Ascending hardness: 20 21 | 22 23 | 24 25 | 26 27 | 28 29 (25 and 26 tie at 0.5:
+  // the smaller id first).
+  const std::int64_t want[] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4};
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(q[20 + i].item<std::int64_t>(), want[i]) << "id " << 20 + i;
+}
+
 TEST(RankNormalisation, QuantilesByHandWithTies) {
   auto population = torch::tensor({3.0, 1.0, 2.0, 2.0});
   auto q = rank_quantile(torch::tensor({1.0, 2.0, 3.0, 0.5}), population);

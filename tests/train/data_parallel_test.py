@@ -36,7 +36,7 @@ import tempfile
 import time
 
 from results_check import compare_results
-from hardy_cli import tiny_config
+from hardy_cli import rank_pids, tiny_config
 
 BIN = os.environ["HARDY_DIST_BIN"]
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
@@ -90,18 +90,7 @@ def compare(reference, out, label, ref_log=None, log=None):
 
 def rank_pid(out, rank):
     """PID of the hardy_dist process of `rank` writing to `out` (from /proc)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-            environ = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if cmdline and cmdline[0].endswith(b"hardy_dist") and out.encode() in cmdline and \
-                ("OMPI_COMM_WORLD_RANK=%d" % rank).encode() in environ:
-            return int(pid)
-    return None
+    return rank_pids(out).get(rank)
 
 
 def lose_rank_during_students(config, out, sig, group_size):

@@ -62,3 +62,23 @@ def tiny_config(directory, seed, **overrides):
             lines.append("%s = %s" % (key, text.replace("{dir}", directory)))
         lines.append("")
     return "\n".join(lines)
+
+
+def rank_pids(out):
+    """rank -> pid of the hardy_dist processes writing to `out` (from /proc)."""
+    pids = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            environ = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"hardy_dist") and out.encode() in cmdline:
+            rank = 0
+            for e in environ:
+                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                    rank = int(e.split(b"=")[1])
+            pids[rank] = int(pid)
+    return pids

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hardy_cli import tiny_config  # noqa: E402
+from hardy_cli import rank_pids, tiny_config  # noqa: E402
 
 BIN = os.environ["HARDY_DIST_BIN"]
 MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
@@ -55,26 +55,6 @@ def losses(log):
     """Every epoch line's (what, epoch) -> loss text, exactly as logged."""
     return {(m.group(1), m.group(2)): m.group(3)
             for m in re.finditer(r"(fold \d+ \| [^|]+?) \| epoch (\d+)/\d+ \([^)]*\) \| loss ([0-9.eE+-]+)", log)}
-
-
-def rank_pids(out):
-    """rank -> pid of the hardy_dist processes writing to `out` (from /proc)."""
-    pids = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmdline = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-            environ = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
-        except OSError:
-            continue
-        if cmdline and cmdline[0].endswith(b"hardy_dist") and out.encode() in cmdline:
-            rank = 0
-            for e in environ:
-                if e.startswith(b"OMPI_COMM_WORLD_RANK="):
-                    rank = int(e.split(b"=")[1])
-            pids[rank] = int(pid)
-    return pids
 
 
 def interrupt(np, config, out, group_size, how, after=r"\| teacher \| epoch 1/"):

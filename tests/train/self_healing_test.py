@@ -20,25 +20,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hardy_cli import tiny_config  # noqa: E402
-
-BIN = os.environ["HARDY_DIST_BIN"]
-MPIEXEC = os.environ.get("MPIEXEC", "mpirun")
+from hardy_cli import BIN, fail, run, tiny_config  # noqa: E402
 
 
-
-def fail(message, output=""):
-    sys.exit(message + ("\n--- output ---\n" + output if output else ""))
 
 
 def train(np, config, out, group_size, extra=(), expect=0):
-    cmd = [BIN, "train", "--config", config, "--out", out, "--set", "dist.group_size=%d" % group_size] + list(extra)
-    if np > 1:
-        cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", str(np)] + cmd
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
-    if proc.returncode != expect:
-        fail("%s exited with %d (expected %d)" % (" ".join(cmd), proc.returncode, expect), proc.stdout)
-    return proc.stdout
+    return run(["train", "--config", config, "--out", out, "--set", "dist.group_size=%d" % group_size] + list(extra),
+               np=np, expect=expect)
 
 
 # file (under fold0/) -> (damage, words the warning must hold, moved aside?)
