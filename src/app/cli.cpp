@@ -211,9 +211,16 @@ int run_cli(int argc, char** argv) {
   po::variables_map vm;
   try {
     // `hardy_dist plot RUN_DIR`: the directory may be given without --out.
+    // (A positional description is given to plot only: other commands keep ignoring
+    // stray words as they always did.)
+    po::command_line_parser parser(args);
+    parser.options(all);
     po::positional_options_description positional;
-    if (std::string(command->name) == "plot") positional.add("out", 1);
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+    if (std::string(command->name) == "plot") {
+      positional.add("out", 1);
+      parser.positional(positional);
+    }
+    po::store(parser.run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << fmt::format("hardy_dist {}: {}. Run 'hardy_dist {} --help' for its flags.\n",

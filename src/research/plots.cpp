@@ -69,6 +69,21 @@ void run_gnuplot(const std::string& dir, const std::string& name, const std::str
                          text.empty() ? "no output" : text);
 }
 
+// A clustered bar chart <name>.png of data/<data>.dat (default: <name>): column 1 the
+// x labels, then one column per condition.
+std::string clustered_bars(const std::string& name, const std::string& title, const std::string& xlabel,
+                           const std::string& ylabel, const std::string& yrange,
+                           const std::vector<std::string>& conditions, const std::string& data = "") {
+  const std::string file = "data/" + (data.empty() ? name : data) + ".dat";
+  std::string script = fmt::format(
+      "set output '{}.png'\nset title '{}'\nset style data histogram\nset style histogram clustered gap 1\n"
+      "set style fill solid 0.8 border -1\nset xlabel '{}'\nset ylabel '{}'\nset yrange [{}]\nplot ",
+      name, title, xlabel, ylabel, yrange);
+  for (std::size_t i = 0; i < conditions.size(); ++i)
+    script += fmt::format("{}'{}' using {}:xtic(1) title '{}'", i ? ", " : "", file, i + 2, conditions[i]);
+  return script + "\nset style data points\nset yrange [*:*]\nunset xlabel\nunset ylabel\nunset title\n";
+}
+
 // Histogram of `values` over [lo, hi] in `bins` bins, as fractions: "center fraction".
 std::string histogram_rows(const std::vector<float>& values, double lo, double hi, int bins) {
   std::vector<double> count(static_cast<std::size_t>(bins), 0);
@@ -189,13 +204,8 @@ std::vector<PlotFile> plot_run(const std::string& run_dir) {
         out += "\n";
       }
       write_file_atomic(dir + "/data/kq_histogram.dat", out);
-      script += "set output 'kq_histogram.png'\nset title 'K_q per condition (summed over folds)'\n"
-                "set style data histogram\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
-                "set xlabel 'K_q'\nset ylabel 'fraction of training samples'\nset yrange [0:*]\nplot ";
-      for (std::size_t i = 0; i < conditions.size(); ++i)
-        script += fmt::format("{}'data/kq_histogram.dat' using {}:xtic(1) title '{}'", i ? ", " : "", i + 2,
-                              conditions[i]);
-      script += "\nset style data points\nset yrange [*:*]\nunset xlabel\nunset ylabel\nunset title\n";
+      script += clustered_bars("kq_histogram", "K_q per condition (summed over folds)", "K_q",
+                               "fraction of training samples", "0:*", conditions);
       files.push_back({dir + "/kq_histogram.png", "K_q histogram per condition"});
     }
   }
@@ -227,14 +237,10 @@ std::vector<PlotFile> plot_run(const std::string& run_dir) {
         out += "\n";
       }
       write_file_atomic(dir + "/data/quintiles.dat", out);
-      script += "set output 'accuracy_by_hardness.png'\nset title 'Test accuracy by quintile of the teacher''s "
-                "hardness (best epoch on validation, mean over folds)'\nset style data histogram\n"
-                "set style histogram clustered gap 1\nset style fill solid 0.8 border -1\nset xlabel "
-                "'hardness quintile (Q1 easiest)'\nset ylabel 'accuracy'\nset yrange [0:1]\nplot ";
-      for (std::size_t i = 0; i < conditions.size(); ++i)
-        script += fmt::format("{}'data/quintiles.dat' using {}:xtic(1) title '{}'", i ? ", " : "", i + 2,
-                              conditions[i]);
-      script += "\nset style data points\nset yrange [*:*]\nunset xlabel\nunset ylabel\nunset title\n";
+      script += clustered_bars("accuracy_by_hardness",
+                               "Test accuracy by quintile of the teacher''s hardness (best epoch on validation, "
+                               "mean over folds)",
+                               "hardness quintile (Q1 easiest)", "accuracy", "0:1", conditions, "quintiles");
       files.push_back({dir + "/accuracy_by_hardness.png", "test accuracy by hardness quintile per condition"});
     }
   }
@@ -331,7 +337,8 @@ std::vector<PlotFile> plot_ablation(const std::string& dir) {
   std::string script = header() + fmt::format(
       "set output 'ablation_deltas.png'\nset multiplot layout {},1 title \"Difference against full: average over "
       "the missing-modality conditions, best epoch on validation\\n95 % t-interval with the fold as the unit "
-      "(thick), hierarchical bootstrap (thin)\"\nset xzeroaxis lt -1\nset xtics rotate by -20\n",
+      "(thick), hierarchical bootstrap (thin)\"\nset xzeroaxis lt -1\nset xtics rotate by -20\n"
+      "set key outside right top\n",
       scores.size());
   for (std::size_t s = 0; s < scores.size(); ++s) {
     std::string rows = "# index row diff t_low t_high bootstrap_low bootstrap_high\n";

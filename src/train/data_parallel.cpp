@@ -77,7 +77,7 @@ DataParallel::DataParallel(const FoldContext& ctx, const std::vector<torch::Tens
   sync_->broadcast_parameters(0);
 }
 
-void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor& loss) {
+void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor& loss, const LossTerms& terms) {
   HARDY_THROW_IF_NOT_MSG(loss.defined() || ctx_.comm->size() > 1,
                          "a training step without a loss in a single-process run (empty batch)");
   timed(times_.compute_s, [&] {
@@ -95,35 +95,69 @@ void DataParallel::step(torch::optim::Optimizer& optimizer, const torch::Tensor&
     // Read after synchronize(): a host read before it would wait, on a GPU, behind
     // collectives a silent peer never finishes, out of dist.timeout_s's reach.
     if (loss.defined()) loss_sum_ += loss.detach().item<double>();
+    const torch::Tensor* parts[] = {&terms.task, &terms.reconstruction, &terms.mi};
+    for (int k = 0; k < kLossTerms; ++k)
+      if (parts[k]->defined()) {
+        term_sums_[static_cast<std::size_t>(k)] += parts[k]->detach().sum().item<double>();
+        term_steps_[static_cast<std::size_t>(k)] += 1;
+      }
     return 0;
   });
   ++steps_;
   ++times_.steps;
 }
 
+torch::Tensor DataParallel::sums() const {
+  std::vector<double> v{loss_sum_};
+  v.insert(v.end(), term_sums_.begin(), term_sums_.end());
+  v.insert(v.end(), term_steps_.begin(), term_steps_.end());
+  return torch::tensor(v, torch::kFloat64);
+}
+
 double DataParallel::epoch_loss() {
-  auto t = torch::tensor({loss_sum_}, torch::kFloat64);
+  auto t = sums();
   ctx_.comm->allreduce(t, ReduceOp::Sum)->wait();
-  const double sum = t.item<double>();
+  const double sum = t[0].item<double>();
   double mean = sum / static_cast<double>(std::max<std::int64_t>(steps_, 1));
+  for (int k = 0; k < kLossTerms; ++k) {
+    // A term counts the steps that had it on some rank; its mean is per step of the epoch.
+    const double seen = t[1 + kLossTerms + k].item<double>();
+    epoch_terms_[static_cast<std::size_t>(k)] =
+        seen > 0 ? t[1 + k].item<double>() / static_cast<double>(std::max<std::int64_t>(steps_, 1)) : NAN;
+  }
   loss_sum_ = 0;
+  term_sums_ = {};
+  term_steps_ = {};
   epoch_steps_ = steps_;
   steps_ = 0;
   return mean;
 }
 
 torch::Tensor DataParallel::running_loss() {
-  auto t = torch::tensor({loss_sum_}, torch::kFloat64);
+  auto t = sums();
   ctx_.comm->allreduce(t, ReduceOp::Sum)->wait();
   return torch::cat({t, torch::tensor({static_cast<double>(steps_)}, torch::kFloat64)});
 }
 
 void DataParallel::resume_running_loss(const torch::Tensor& saved) {
   auto t = saved.to(torch::kCPU, torch::kFloat64);
-  HARDY_THROW_IF_NOT_MSG(t.numel() == 2, "a step checkpoint's running loss must hold [sum, steps], got {} values",
-                         t.numel());
-  loss_sum_ = ctx_.rank() == 0 ? t[0].item<double>() : 0.0;
-  steps_ = static_cast<std::int64_t>(t[1].item<double>());
+  // [sum, steps] from checkpoints written before the loss terms were logged.
+  const auto full = 2 + 2 * kLossTerms;
+  HARDY_THROW_IF_NOT_MSG(t.numel() == 2 || t.numel() == full,
+                         "a step checkpoint's running loss must hold [sum, steps] or [sum, {} terms, {} counts, "
+                         "steps], got {} values",
+                         kLossTerms, kLossTerms, t.numel());
+  // The sums count once, on rank 0.
+  const bool mine = ctx_.rank() == 0;
+  loss_sum_ = mine ? t[0].item<double>() : 0.0;
+  term_sums_ = {};
+  term_steps_ = {};
+  if (t.numel() == full)
+    for (int k = 0; k < kLossTerms; ++k) {
+      term_sums_[static_cast<std::size_t>(k)] = mine ? t[1 + k].item<double>() : 0.0;
+      term_steps_[static_cast<std::size_t>(k)] = mine ? t[1 + kLossTerms + k].item<double>() : 0.0;
+    }
+  steps_ = static_cast<std::int64_t>(t[t.numel() - 1].item<double>());
 }
 
 void require_same_on_all_ranks(const FoldContext& ctx, std::int64_t value, const std::string& what) {

@@ -24,6 +24,8 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <array>
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -54,6 +56,15 @@ std::vector<BatchShare> sequence_batches(const FoldContext& ctx, std::uint64_t s
 std::vector<BatchShare> utterance_batches(const FoldContext& ctx, std::uint64_t seed,
                                           std::int64_t epoch, std::int64_t batch_size);
 
+// The parts of one step's loss, for the metrics log (train/metrics_log.h): this rank's
+// share of each term exactly as it enters the loss (a mean term times the batch share;
+// the MI term as summed). Undefined: the step has no such term, or this rank holds none
+// of the batch.
+struct LossTerms {
+  torch::Tensor task, reconstruction, mi;
+};
+constexpr int kLossTerms = 3;  // task, reconstruction, mi
+
 // One network's optimizer steps, summed over the ranks when the fold is sharded.
 class DataParallel {
  public:
@@ -64,12 +75,15 @@ class DataParallel {
   // One step: backward of `loss` (this rank's weighted share of the global batch's
   // loss; undefined when it holds none of the batch), gradient sum over the ranks,
   // optimizer step. Collective when sharded.
-  void step(torch::optim::Optimizer& optimizer, const torch::Tensor& loss);
+  void step(torch::optim::Optimizer& optimizer, const torch::Tensor& loss, const LossTerms& terms = {});
 
   // Mean over the epoch's steps of the global batch loss; resets. Collective.
   double epoch_loss();
   // The optimizer steps of the epoch epoch_loss() last closed.
   std::int64_t epoch_steps() const { return epoch_steps_; }
+  // Of that epoch, the mean over its steps of each loss term (task, reconstruction,
+  // mi), summed over the ranks; NaN for a term no step had.
+  std::array<double, kLossTerms> epoch_terms() const { return epoch_terms_; }
 
   // For step checkpoints: the epoch's loss so far, summed over the ranks, as float64
   // [sum, steps] (collective); and its restoration when an epoch resumes mid-way (every
@@ -82,8 +96,13 @@ class DataParallel {
   const FoldContext& ctx_;
   StageTimes& times_;
   std::unique_ptr<GradientSynchronizer> sync_;
+  // The epoch so far on this rank: [loss, task, reconstruction, mi, then how many
+  // steps had each term] (doubles, summed over the ranks at the epoch's end).
+  torch::Tensor sums() const;
   double loss_sum_ = 0;
+  std::array<double, kLossTerms> term_sums_{}, term_steps_{};
   std::int64_t steps_ = 0, epoch_steps_ = 0;
+  std::array<double, kLossTerms> epoch_terms_{NAN, NAN, NAN};
 };
 
 // Collective when sharded: throws on every rank unless `value` (e.g. the epoch a

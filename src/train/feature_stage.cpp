@@ -63,10 +63,11 @@ FeatureNet train_feature_net(const FoldContext& ctx, int m) {
       } else {
         ctx.join_task_losses(1);
       }
-      parallel.step(optimizer, loss);
+      parallel.step(optimizer, loss, LossTerms{.task = loss.defined() ? loss.detach() : torch::Tensor()});
     }
     EpochDone done{.epoch = epoch, .phase = "fine-tune", .loss = parallel.epoch_loss(),
-                   .utterances = train_utterances(ctx), .steps = parallel.epoch_steps(), .lr = s.finetune_lr};
+                   .utterances = train_utterances(ctx), .steps = parallel.epoch_steps(), .lr = s.finetune_lr,
+                   .terms = parallel.epoch_terms()};
     done.log_line = epoch + 1 == s.finetune_epochs || (epoch + 1) % 10 == 0;
     log.record(done);
     log.print();

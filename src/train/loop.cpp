@@ -62,6 +62,9 @@ void EpochLog::record(const EpochDone& done) {
   row.phase = done.phase.substr(0, done.phase.find(','));
   row.steps = steps_;
   row.loss = done.loss;
+  row.loss_task = done.terms[0];
+  row.loss_reconstruction = done.terms[1];
+  row.loss_mi = done.terms[2];
   row.lr = done.lr;
   if (done.scores) row.set_scores(*done.scores);
   row.utterances_per_s = throughput;

@@ -3,6 +3,7 @@
 
 #include "train/metrics_log.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -54,6 +55,8 @@ struct EpochDone {
   const EpochScores* scores = nullptr;  // when the epoch was evaluated
   std::string extra{};                  // appended to the log line
   bool log_line = true;                 // false: the metrics row only
+  // Means over the epoch's steps of the task, reconstruction and MI terms (NaN: none).
+  std::array<double, 3> terms{NAN, NAN, NAN};
 };
 
 // "fold 0 | teacher | epoch 3/12 (stage 1) | loss 1.2345 | 850 utt/s | ETA 20s", rank 0,

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kColumns = 16;
+constexpr int kColumns = 19;
 
 std::string number(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}", v); }
 
@@ -47,10 +47,11 @@ bool parse_row(const std::string& line, MetricsRow& row) {
     row.epoch = std::stoll(f[3]);
     row.phase = f[4];
     row.steps = std::stoll(f[5]);
-    double* numbers[] = {&row.loss, &row.lr, &row.valid_primary, &row.valid_secondary, &row.valid_macro_f1,
-                         &row.test_primary, &row.test_secondary, &row.test_macro_f1, &row.utterances_per_s,
+    double* numbers[] = {&row.loss,          &row.loss_task,       &row.loss_reconstruction, &row.loss_mi,
+                         &row.lr,            &row.valid_primary,   &row.valid_secondary,     &row.valid_macro_f1,
+                         &row.test_primary,  &row.test_secondary,  &row.test_macro_f1,       &row.utterances_per_s,
                          &row.elapsed_s};
-    for (int i = 0; i < 10; ++i) *numbers[i] = parse_number(f[static_cast<std::size_t>(6 + i)]);
+    for (int i = 0; i < 13; ++i) *numbers[i] = parse_number(f[static_cast<std::size_t>(6 + i)]);
   } catch (const std::exception&) {
     return false;
   }
@@ -69,13 +70,15 @@ void MetricsRow::set_scores(const EpochScores& s) {
 }
 
 std::string metrics_csv_header() {
-  return "fold,stage,condition,epoch,phase,steps,loss,lr,valid_primary,valid_secondary,valid_macro_f1,"
+  return "fold,stage,condition,epoch,phase,steps,loss,loss_task,loss_reconstruction,loss_mi,lr,valid_primary,"
+         "valid_secondary,valid_macro_f1,"
          "test_primary,test_secondary,test_macro_f1,utterances_per_s,elapsed_s\n";
 }
 
 std::string metrics_csv_line(const MetricsRow& r) {
-  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", field(r.fold), field(r.stage),
-                     field(r.condition), r.epoch, field(r.phase), r.steps, number(r.loss), number(r.lr),
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", field(r.fold), field(r.stage),
+                     field(r.condition), r.epoch, field(r.phase), r.steps, number(r.loss), number(r.loss_task),
+                     number(r.loss_reconstruction), number(r.loss_mi), number(r.lr),
                      number(r.valid_primary), number(r.valid_secondary), number(r.valid_macro_f1),
                      number(r.test_primary), number(r.test_secondary), number(r.test_macro_f1),
                      number(r.utterances_per_s), number(r.elapsed_s));

@@ -26,6 +26,8 @@ struct MetricsRow {
   std::int64_t epoch = 0;                     // 1-based
   std::int64_t steps = 0;                     // optimizer steps of the stage so far
   double loss = NAN, lr = NAN;
+  // The loss's terms, means over the epoch's steps (NaN: the stage has no such term).
+  double loss_task = NAN, loss_reconstruction = NAN, loss_mi = NAN;
   // primary/secondary as EpochScores (WA/UA, Acc/F1, CCC/r); NaN = not evaluated.
   double valid_primary = NAN, valid_secondary = NAN, valid_macro_f1 = NAN;
   double test_primary = NAN, test_secondary = NAN, test_macro_f1 = NAN;

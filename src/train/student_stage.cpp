@@ -335,11 +335,12 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
             l = l + ctx.task_loss(out.modality_logits[m], batch.label, real, share.share());
           return l * share.share();
         });
-        parallel.step(optimizer, loss);
+        parallel.step(optimizer, loss, LossTerms{.task = loss.detach()});
         return;
       }
       // Curriculum: view 0 = the batch itself, view j = every utterance's j-th support.
       torch::Tensor merged;
+      LossTerms merged_terms;  // for metrics.csv; the loss is computed as it always was
       for (std::int64_t j = 0; j < views; ++j) {
         SequenceBatch truth, view;
         timed(times.data_s, [&] {
@@ -350,25 +351,37 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
           truth.x = tensors_to(truth.x, s.device);
           return 0;
         });
+        LossTerms terms;
         auto loss = timed(times.compute_s, [&] {
           auto out = net->forward(view);
-          return (ctx.task_loss(out.joint_logits, view.label, real, share.share()) +
-                  reconstruction_loss(out.reconstruction, truth.x, view.available, real)) *
-                 share.share();
+          auto task = ctx.task_loss(out.joint_logits, view.label, real, share.share());
+          auto rec = reconstruction_loss(out.reconstruction, truth.x, view.available, real);
+          terms.task = task.detach() * share.share();
+          terms.reconstruction = rec.detach() * share.share();
+          return (task + rec) * share.share();
         });
-        if (s.merge_views)
+        if (s.merge_views) {
           merged = merged.defined() ? merged + loss : loss;
-        else
-          parallel.step(optimizer, loss);
+          merged_terms.task = merged_terms.task.defined() ? merged_terms.task + terms.task : terms.task;
+          merged_terms.reconstruction = merged_terms.reconstruction.defined()
+                                            ? merged_terms.reconstruction + terms.reconstruction
+                                            : terms.reconstruction;
+        } else {
+          parallel.step(optimizer, loss, terms);
+        }
       }
-      if (s.merge_views) parallel.step(optimizer, merged / static_cast<double>(views));
+      if (s.merge_views) {
+        const double n = static_cast<double>(views);
+        parallel.step(optimizer, merged / n, LossTerms{.task = merged_terms.task / n,
+                                                       .reconstruction = merged_terms.reconstruction / n});
+      }
     };
     const auto batches = sequence_batches(ctx, s.seed + 7, epoch, s.batch_size);
     for (std::int64_t b = skip; b < static_cast<std::int64_t>(batches.size()); ++b) {
       train_batch(batches[static_cast<std::size_t>(b)]);
       steps.after_batch(epoch, b, parallel, [&](CheckpointState& state) {
         state.extra["history"] = scores_to_tensor(history);
-    state.extra["quintiles"] = quintiles_to_tensor(history);
+        state.extra["quintiles"] = quintiles_to_tensor(history);
         if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
       });
     }
@@ -383,7 +396,8 @@ std::vector<EpochScores> train_student(const FoldContext& ctx,
     }
     log.record({.epoch = epoch, .phase = stage1 ? "stage 1, complete" : "stage 2, curriculum", .loss = loss,
                 .utterances = train_utterances(ctx) * (stage1 ? 1 : views), .steps = parallel.epoch_steps(),
-                .lr = s.lr, .scores = extra.empty() ? nullptr : &history.back(), .extra = extra});
+                .lr = s.lr, .scores = extra.empty() ? nullptr : &history.back(), .extra = extra,
+                .terms = parallel.epoch_terms()});
     CheckpointState state{epoch + 1, {}};
     state.extra["history"] = scores_to_tensor(history);
     state.extra["quintiles"] = quintiles_to_tensor(history);

@@ -59,6 +59,7 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
       auto keep = stage1 ? all : conditions[static_cast<size_t>(pick.below(static_cast<std::int64_t>(conditions.size())))];
       if (b < skip) continue;
       torch::Tensor loss;
+      LossTerms terms;  // for metrics.csv; the loss is computed as it always was
       if (!share.empty()) {
         SequenceBatch truth, batch, device_batch;
         timed(times.data_s, [&] {
@@ -75,27 +76,35 @@ TeacherNet train_teacher(const FoldContext& ctx, const PerModality<torch::Tensor
           const auto& label = device_batch.label;
           // Means over utterances carry this rank's share; L_MI is a sum.
           auto mean_terms = reconstruction_loss(out.reconstruction, truth.x, device_batch.available, real);
-          torch::Tensor sum_terms;
+          terms.reconstruction = mean_terms.detach() * share.share();
+          torch::Tensor sum_terms, task;
+          auto add_task = [&](const torch::Tensor& t) {
+            mean_terms = mean_terms + t;
+            task = task.defined() ? task + t.detach() : t.detach();
+          };
           if (stage1) {
-            for (const auto& logits : out.modality_logits) mean_terms = mean_terms + ctx.task_loss(logits, label, real, share.share());
+            for (const auto& logits : out.modality_logits) add_task(ctx.task_loss(logits, label, real, share.share()));
             sum_terms = s.lambda_mi * mi_loss(out.mi, real);
+            terms.mi = sum_terms.detach();
           } else {
-            mean_terms = mean_terms + ctx.task_loss(out.joint_logits, label, real, share.share());
+            add_task(ctx.task_loss(out.joint_logits, label, real, share.share()));
           }
+          terms.task = task * share.share();
           auto weighted = mean_terms * share.share();
           return sum_terms.defined() ? weighted + sum_terms : weighted;
         });
       } else {  // stage 1 has a task term per modality head, stage 2 the joint head's
         ctx.join_task_losses(stage1 ? modality_count(s.model) : 1);
       }
-      parallel.step(optimizer, loss);
+      parallel.step(optimizer, loss, terms);
       steps.after_batch(epoch, b, parallel, [&](CheckpointState& state) {
         if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, state);
       });
     }
     const double loss = parallel.epoch_loss();
     log.record({.epoch = epoch, .phase = stage1 ? "stage 1, complete" : "stage 2, conditions", .loss = loss,
-                .utterances = train_utterances(ctx), .steps = parallel.epoch_steps(), .lr = s.lr});
+                .utterances = train_utterances(ctx), .steps = parallel.epoch_steps(), .lr = s.lr,
+                .terms = parallel.epoch_terms()});
     if (ctx.writes_files()) save_checkpoint(checkpoint, *net, optimizer, CheckpointState{epoch + 1, 0, {}});
     steps.saved();
     log.print();

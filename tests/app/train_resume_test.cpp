@@ -36,7 +36,7 @@ std::vector<std::string> train_args(const std::string& corpus, const std::string
           "--set", "training.finetune_epochs=2", "--set", "training.teacher_epochs=3", "--set",
           "training.teacher_stage1_epochs=1", "--set", "training.student_epochs=80", "--set",
           "training.student_stage1_epochs=5", "--set", "training.batch_size=4", "--set",
-          "training.threads=1", "training.device=cpu"};
+          "training.threads=1", "--set", "training.device=cpu"};
 }
 
 // Starts the command with output to `log`; returns its pid.

@@ -87,6 +87,13 @@ def main():
                 if not close(value, want):
                     fail("curve_%s.dat epoch %s %s: drawn %s, metrics.csv mean %s" % (condition, epoch, name, value,
                                                                                       want))
+    # The loss terms add up to the loss (empty where a stage has no such term).
+    for r in body:
+        terms = [float(r[col[n]]) for n in ("loss_task", "loss_reconstruction", "loss_mi") if r[col[n]]]
+        if not terms or abs(sum(terms) - float(r[col["loss"]])) > 1e-4 * max(1.0, abs(float(r[col["loss"]]))):
+            fail("metrics.csv: the loss terms %s do not add up to the loss %s (%s)" % (terms, r[col["loss"]], r))
+    if not any(r[col["loss_mi"]] for r in body if r[col["stage"]] == "teacher"):
+        fail("metrics.csv: the teacher's stage 1 has no MI term")
     # K_q: results.json's histograms summed over folds, as fractions.
     results = json.load(open(os.path.join(out, "results.json")))
     kq = rows(os.path.join(out, "plots", "data", "kq_histogram.dat"))

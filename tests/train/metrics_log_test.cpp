@@ -41,7 +41,10 @@ TEST(MetricsLog, RowsRoundTripWithEmptyFieldsForWhatWasNotEvaluated) {
   s.test_secondary = 0.125;
   r.set_scores(s);
   const auto line = metrics_csv_line(r);
-  EXPECT_EQ(line, "fold 0,student_at,at,3,stage 1,12,0.333333,0.0001,0.5,,,0.25,0.125,,100,4.5\n");
+  r.loss_task = 0.25;
+  r.loss_reconstruction = 0.083333;
+  EXPECT_EQ(line, "fold 0,student_at,at,3,stage 1,12,0.333333,,,,0.0001,0.5,,,0.25,0.125,,100,4.5\n");
+  EXPECT_EQ(metrics_csv_line(r), "fold 0,student_at,at,3,stage 1,12,0.333333,0.25,0.083333,,0.0001,0.5,,,0.25,0.125,,100,4.5\n");
   const std::string path = testing::temp_path("metrics_roundtrip.csv");
   write_file_atomic(path, metrics_csv_header() + line);
   const auto rows = read_metrics_csv(path);
