@@ -300,11 +300,12 @@ std::string ablation_markdown(const AblationRuns& runs, const std::vector<Ablati
   const auto scores = first.score_names();
   for (const auto& score : scores)
     table(score, kHeadline, fmt::format("{}, best epoch on validation (headline)", score));
-  table(scores[0], "last_epoch", fmt::format("{}, last epoch", scores[0]));
-  table(scores[0], "best_test",
-        fmt::format("{}, best epoch on test (the authors' protocol: it peeks at the test set; for comparison "
-                    "with the paper only)",
-                    scores[0]));
+  for (const auto& score : scores) table(score, "last_epoch", fmt::format("{}, last epoch", score));
+  for (const auto& score : scores)
+    table(score, "best_test",
+          fmt::format("{}, best epoch on test (the authors' protocol: it peeks at the test set; for comparison "
+                      "with the paper only)",
+                      score));
   // Accuracy by hardness quintile.
   const auto quintiles = quintile_cells(runs);
   if (!quintiles.empty()) {

@@ -83,7 +83,8 @@ def main():
         if not os.path.getsize(os.path.join(one, name)):
             fail("%s is empty" % name)
     md = open(os.path.join(one, "ablation.md")).read()
-    for needed in ("best epoch on validation (headline)", "last epoch", "best epoch on test", "t-interval",
+    for needed in ("WA, best epoch on validation (headline)", "macro-F1, last epoch", "UA, best epoch on test",
+                   "t-interval",
                    "hierarchical bootstrap", "## Power"):
         if needed not in md:
             fail("ablation.md lacks '%s'" % needed, md)
