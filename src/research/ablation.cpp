@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "train/file_io.h"
+#include "train/hardness.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -168,30 +169,34 @@ std::vector<AblationCell> ablation_cells(const AblationRuns& runs) {
   conditions.push_back("average");
   const auto scores = first.score_names();
   std::vector<AblationCell> cells;
+  // [fold][seed] of one row.
+  auto table = [&](std::size_t row, const std::string& condition, std::size_t k, Selection selection) {
+    FoldSeedValues v;
+    for (std::size_t s = 0; s < runs.seeds.size(); ++s) {
+      const auto per_fold = fold_values(runs.results[row][s], condition, k, selection);
+      if (v.empty()) v.resize(per_fold.size());
+      for (std::size_t f = 0; f < per_fold.size(); ++f) v[f].push_back(per_fold[f]);
+    }
+    return v;
+  };
   for (std::size_t r = 0; r < runs.rows.size(); ++r) {
     for (const auto& condition : conditions) {
       for (std::size_t k = 0; k < scores.size(); ++k) {
         for (auto selection : kAllSelections) {
-          // [fold][seed], for this row and for full.
-          auto table = [&](std::size_t row) {
-            FoldSeedValues v;
-            for (std::size_t s = 0; s < runs.seeds.size(); ++s) {
-              const auto per_fold = fold_values(runs.results[row][s], condition, k, selection);
-              if (v.empty()) v.resize(per_fold.size());
-              for (std::size_t f = 0; f < per_fold.size(); ++f) v[f].push_back(per_fold[f]);
-            }
-            return v;
-          };
           AblationCell cell;
           cell.row = runs.rows[r].name;
           cell.condition = condition;
           cell.score = scores[k];
           cell.selection = selection_id(selection);
-          cell.values = table(r);
+          cell.values = table(r, condition, k, selection);
           cell.summary = mean_std(cell.values);
           if (r > 0) {
+            // full's cell of the same condition, score and selection (row 0, already made).
+            const auto& full_cell = cells[cells.size() - r * conditions.size() * scores.size() * std::size(kAllSelections)];
+            HARDY_THROW_IF_NOT(full_cell.condition == cell.condition && full_cell.score == cell.score &&
+                               full_cell.selection == cell.selection);
+            const auto& full = full_cell.values;
             auto diff = cell.values;
-            const auto full = table(0);
             bool finite = true;
             for (std::size_t f = 0; f < diff.size(); ++f)
               for (std::size_t s = 0; s < diff[f].size(); ++s) {
@@ -220,7 +225,7 @@ std::vector<QuintileCell> quintile_cells(const AblationRuns& runs) {
   const auto& first = runs.results.at(0).at(0);
   for (std::size_t r = 0; r < runs.rows.size(); ++r)
     for (const auto& c0 : first.folds.at(0).conditions)
-      for (int q = 0; q < 5; ++q) {
+      for (int q = 0; q < kHardnessQuintiles; ++q) {
         QuintileCell cell{runs.rows[r].name, c0.condition, q, {}, NAN, std::nullopt};
         for (std::size_t s = 0; s < runs.seeds.size(); ++s) {
           double sum = 0;
@@ -317,7 +322,7 @@ std::string ablation_markdown(const AblationRuns& runs, const std::vector<Ablati
       md += fmt::format("\n### {}\n\n| row | Q1 | Q2 | Q3 | Q4 | Q5 |\n|---|---:|---:|---:|---:|---:|\n", c0.condition);
       for (const auto& r : runs.rows) {
         std::string line = "| " + r.name + " |";
-        for (int q = 0; q < 5; ++q) {
+        for (int q = 0; q < kHardnessQuintiles; ++q) {
           auto it = std::find_if(quintiles.begin(), quintiles.end(), [&](const QuintileCell& c) {
             return c.row == r.name && c.condition == c0.condition && c.quintile == q;
           });

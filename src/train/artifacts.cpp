@@ -46,6 +46,11 @@ void save_tensors(const std::string& path, const TensorMap& tensors) {
 }
 
 TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names) {
+  return load_tensors(path, names, {});
+}
+
+TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names,
+                       const std::vector<std::string>& optional) {
   torch::serialize::InputArchive archive;
   open_archive(archive, path, "artifact");
   TensorMap out;
@@ -55,14 +60,6 @@ TensorMap load_tensors(const std::string& path, const std::vector<std::string>& 
     throw RunFileError(path, fmt::format("cannot read artifact '{}': it lacks a tensor or holds another kind of "
                                          "archive ({})", path, e.what_without_backtrace()));
   }
-  return out;
-}
-
-TensorMap load_tensors(const std::string& path, const std::vector<std::string>& names,
-                       const std::vector<std::string>& optional) {
-  auto out = load_tensors(path, names);
-  torch::serialize::InputArchive archive;
-  open_archive(archive, path, "artifact");
   for (const auto& name : optional) {
     torch::Tensor t;
     if (archive.try_read(name, t)) out[name] = t;

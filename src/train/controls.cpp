@@ -52,8 +52,8 @@ Curriculum random_supports(const Curriculum& all, std::uint64_t seed, const std:
   Curriculum out = all;
   if (q == 0 || k == 0) return out;
   HARDY_THROW_IF_NOT_MSG(q > 1, "retrieval.random_supports needs at least two training samples, got {}", q);
-  const auto order = std::get<1>(all.query.sort());
-  auto ids = std::get<0>(all.query.sort()).contiguous();
+  const auto [sorted_ids, order] = all.query.sort();
+  const auto ids = sorted_ids.contiguous();
   const auto* id = ids.data_ptr<std::int64_t>();
   const auto order_of = order.contiguous();
   const auto* position = order_of.data_ptr<std::int64_t>();

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "data/corpus.h"
 #include "train/epoch_scores.h"
 #include "train/file_io.h"
 
@@ -23,22 +24,13 @@ std::string number(double v) { return std::isnan(v) ? "" : fmt::format("{:.6g}",
 
 double parse_number(const std::string& field) { return field.empty() ? NAN : std::stod(field); }
 
-std::vector<std::string> split_fields(const std::string& line) {
-  std::vector<std::string> fields;
-  std::stringstream in(line);
-  std::string field;
-  while (std::getline(in, field, ',')) fields.push_back(field);
-  if (!line.empty() && line.back() == ',') fields.emplace_back();
-  return fields;
-}
-
 // Strings in the log never hold a comma (phases are cut at the first one), so the
 // file needs no quoting and every tool reads it.
 std::string field(const std::string& s) { return s.substr(0, s.find(',')); }
 
 // The row of one line, or false when the line is torn or not ours.
 bool parse_row(const std::string& line, MetricsRow& row) {
-  const auto f = split_fields(line);
+  const auto f = split_commas(line);
   if (static_cast<int>(f.size()) != kColumns) return false;
   try {
     row.fold = f[0];
